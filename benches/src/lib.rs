@@ -1,0 +1,1 @@
+//! Benchmarks of the Vexil check (see `benches/`).

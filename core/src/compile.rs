@@ -1,0 +1,1071 @@
+//! Compilation: a [`Config`] checked and turned into an evaluation-ready table.
+//!
+//! Everything a check needs is computed here, once per publication: percentages become
+//! integer thresholds, salts become hashes, target lists become sorted hash sets, CIDRs become
+//! prefix/mask pairs, custom constraints are parsed (numbers, semantic versions), prerequisites
+//! and experiment overrides become slot indices. The check then never parses, hashes a string,
+//! formats or allocates.
+//!
+//! Compilation also enforces every semantic rule of the configuration and reports *all*
+//! problems at once as [`Diagnostics`], each naming its flag or experiment and the field path
+//! (`conditions.custom[1].value`), so that the std adapter can point at file, line and column.
+
+use alloc::borrow::ToOwned;
+use alloc::boxed::Box;
+use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+use core::net::IpAddr;
+
+use crate::bucketing::{self, Domain, SCALE};
+use crate::model::{
+    BucketBy, Conditions, Config, ConstraintValue, CustomConstraint, Experiment, FeatureFlag,
+    Operator, Targets,
+};
+
+/// How deep prerequisites may nest (`a` requires `b` requires `c` ... is depth 3). Evaluation
+/// recurses through prerequisites, so the depth is bounded to keep the stack small.
+pub const MAX_PREREQUISITE_DEPTH: usize = 16;
+
+// === diagnostics ===
+
+/// How bad a problem is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    /// Valid, but worth a look.
+    Warning,
+    /// The configuration is rejected.
+    Error,
+}
+
+impl Severity {
+    /// `"error"` or `"warning"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        }
+    }
+}
+
+/// What part of the configuration a problem is in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// The configuration as a whole.
+    Config,
+    /// `[features.NAME]`.
+    Feature(String),
+    /// `[experiments.NAME]`.
+    Experiment(String),
+}
+
+/// One problem found in a configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// Error or warning.
+    pub severity: Severity,
+    /// The flag or experiment.
+    pub scope: Scope,
+    /// The field path inside it, e.g. `targets.ip_ranges[0]`; empty for the whole item.
+    pub field: String,
+    /// What is wrong, for people.
+    pub message: String,
+}
+
+impl Diagnostic {
+    fn new(severity: Severity, scope: &Scope, field: impl Into<String>, message: String) -> Self {
+        Diagnostic {
+            severity,
+            scope: scope.clone(),
+            field: field.into(),
+            message,
+        }
+    }
+
+    /// The flag this problem is about, if any.
+    pub fn flag(&self) -> Option<&str> {
+        match &self.scope {
+            Scope::Feature(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// The TOML key path of the problem: `features.NAME.FIELD`.
+    pub fn key_path(&self) -> String {
+        let base = match &self.scope {
+            Scope::Config => String::new(),
+            Scope::Feature(f) => format!("features.{f}"),
+            Scope::Experiment(e) => format!("experiments.{e}"),
+        };
+        match (base.is_empty(), self.field.is_empty()) {
+            (true, _) => self.field.clone(),
+            (false, true) => base,
+            (false, false) => format!("{base}.{}", self.field),
+        }
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.severity.as_str(), self.message)?;
+        let path = self.key_path();
+        if !path.is_empty() {
+            write!(f, " (at `{path}`)")?;
+        }
+        Ok(())
+    }
+}
+
+/// Every problem of a configuration; an error among them means it was rejected.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Diagnostics(pub Vec<Diagnostic>);
+
+impl Diagnostics {
+    /// Whether any problem is an error.
+    pub fn has_errors(&self) -> bool {
+        self.0.iter().any(|d| d.severity == Severity::Error)
+    }
+
+    /// The errors.
+    pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.0.iter().filter(|d| d.severity == Severity::Error)
+    }
+
+    /// The warnings.
+    pub fn warnings(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.0.iter().filter(|d| d.severity == Severity::Warning)
+    }
+
+    fn error(&mut self, scope: &Scope, field: impl Into<String>, message: String) {
+        self.0
+            .push(Diagnostic::new(Severity::Error, scope, field, message));
+    }
+
+    fn warning(&mut self, scope: &Scope, field: impl Into<String>, message: String) {
+        self.0
+            .push(Diagnostic::new(Severity::Warning, scope, field, message));
+    }
+}
+
+impl fmt::Display for Diagnostics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, d) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{d}")?;
+        }
+        Ok(())
+    }
+}
+
+impl core::error::Error for Diagnostics {}
+
+// === compiled form ===
+
+/// A compiled configuration, ready to be published to a [`FlagTable`](crate::FlagTable) of
+/// the same capacity.
+pub struct CompiledTable<const N: usize> {
+    pub(crate) inner: Box<Table<N>>,
+}
+
+impl<const N: usize> fmt::Debug for CompiledTable<N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CompiledTable")
+            .field("flags", &self.inner.slots.len())
+            .field("experiments", &self.inner.experiments.len())
+            .finish()
+    }
+}
+
+impl<const N: usize> CompiledTable<N> {
+    /// Records the SHA-256 of the file this table came from; published with it and shown by
+    /// [`Snapshot::digest`](crate::Snapshot::digest).
+    pub fn set_digest(&mut self, digest: [u8; 32]) {
+        self.inner.digest = digest;
+    }
+
+    /// The number of slots in use (compiled-in flags plus flags only in the file).
+    pub fn len(&self) -> usize {
+        self.inner.slots.len()
+    }
+
+    /// Whether no slot is in use.
+    pub fn is_empty(&self) -> bool {
+        self.inner.slots.is_empty()
+    }
+}
+
+/// The result of a successful compilation: the table and the warnings.
+#[derive(Debug)]
+pub struct Compiled<const N: usize> {
+    /// The table to publish.
+    pub table: CompiledTable<N>,
+    /// Warnings (the configuration is valid).
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// One published version of the configuration.
+pub(crate) struct Table<const N: usize> {
+    pub(crate) generation: u64,
+    pub(crate) digest: [u8; 32],
+    pub(crate) slots: heapless::Vec<Slot, N>,
+    pub(crate) flags: Vec<FlagData>,
+    /// `(key_hash(name), slot)`, sorted: name lookup without allocation.
+    pub(crate) by_name: Vec<(u64, u32)>,
+    pub(crate) experiments: Vec<ExperimentData>,
+}
+
+/// The hot part of a flag: what a check reads first.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Slot {
+    pub(crate) kind: Kind,
+    pub(crate) salt: u64,
+    pub(crate) threshold: u64,
+}
+
+/// What a check can decide from the slot alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Kind {
+    /// Not defined by the configuration.
+    Unknown,
+    /// `enabled = false`.
+    Disabled,
+    /// On for everybody, no rollout.
+    Enabled,
+    /// On for everybody through a 100 % rollout.
+    Full,
+    /// A partial rollout on `node_id`, nothing else: `bucket < threshold`.
+    Rollout,
+    /// Anything else: the full evaluation.
+    Complex,
+}
+
+pub(crate) struct FlagData {
+    pub(crate) name: String,
+    pub(crate) defined: bool,
+    pub(crate) enabled: bool,
+    pub(crate) ppm: Option<u32>,
+    pub(crate) salt: u64,
+    pub(crate) threshold: u64,
+    pub(crate) key: KeySource,
+    pub(crate) requires: Vec<u32>,
+    pub(crate) conditions: CompiledConditions,
+    pub(crate) targets: CompiledTargets,
+    /// Experiments that override this flag in some variant.
+    pub(crate) experiments: Vec<u32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum KeySource {
+    NodeId,
+    ValidatorKey,
+    Attribute(String),
+}
+
+impl From<Option<&BucketBy>> for KeySource {
+    fn from(b: Option<&BucketBy>) -> Self {
+        match b {
+            None | Some(BucketBy::NodeId) => KeySource::NodeId,
+            Some(BucketBy::ValidatorKey) => KeySource::ValidatorKey,
+            Some(BucketBy::Attribute(a)) => KeySource::Attribute(a.clone()),
+        }
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct CompiledConditions {
+    pub(crate) after: Option<i64>,
+    pub(crate) before: Option<i64>,
+    pub(crate) chain_height: Option<u64>,
+    pub(crate) sync_progress: Option<f64>,
+    pub(crate) custom: Vec<Constraint>,
+}
+
+impl CompiledConditions {
+    fn is_empty(&self) -> bool {
+        self.after.is_none()
+            && self.before.is_none()
+            && self.chain_height.is_none()
+            && self.sync_progress.is_none()
+            && self.custom.is_empty()
+    }
+}
+
+pub(crate) struct Constraint {
+    pub(crate) attribute: String,
+    pub(crate) operator: Operator,
+    pub(crate) operand: Operand,
+}
+
+pub(crate) enum Operand {
+    None,
+    Str(String),
+    /// Sorted, deduplicated.
+    Set(Vec<String>),
+    Num(f64),
+    Version(semver::Version),
+}
+
+#[derive(Default)]
+pub(crate) struct CompiledTargets {
+    pub(crate) node_ids: Option<KeySet>,
+    pub(crate) validator_keys: Option<KeySet>,
+    pub(crate) ip_ranges: Option<IpSet>,
+    pub(crate) environments: Option<u8>,
+}
+
+impl CompiledTargets {
+    fn is_empty(&self) -> bool {
+        self.node_ids.is_none()
+            && self.validator_keys.is_none()
+            && self.ip_ranges.is_none()
+            && self.environments.is_none()
+    }
+}
+
+/// A set of strings by key hash: binary search on the hash, then a string compare to rule out
+/// a collision.
+pub(crate) struct KeySet {
+    hashes: Vec<u64>,
+    names: Vec<String>,
+}
+
+impl KeySet {
+    fn new(items: &[String]) -> KeySet {
+        let mut pairs: Vec<(u64, String)> = items
+            .iter()
+            .filter_map(|s| bucketing::key_hash(s).map(|h| (h, s.clone())))
+            .collect();
+        pairs.sort();
+        pairs.dedup();
+        let (hashes, names) = pairs.into_iter().unzip();
+        KeySet { hashes, names }
+    }
+
+    #[inline]
+    pub(crate) fn contains(&self, hash: Option<u64>, key: &str) -> bool {
+        let Some(hash) = hash else { return false };
+        let mut i = self.hashes.partition_point(|&h| h < hash);
+        while i < self.hashes.len() && self.hashes[i] == hash {
+            if self.names[i] == key {
+                return true;
+            }
+            i += 1;
+        }
+        false
+    }
+}
+
+/// CIDR ranges as `(network, mask)` pairs.
+#[derive(Default)]
+pub(crate) struct IpSet {
+    v4: Vec<(u32, u32)>,
+    v6: Vec<(u128, u128)>,
+}
+
+impl IpSet {
+    pub(crate) fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => IpAddr::V4(v4),
+                None => IpAddr::V6(v6),
+            },
+            v4 => v4,
+        };
+        match ip {
+            IpAddr::V4(a) => {
+                let a = u32::from(a);
+                self.v4.iter().any(|&(net, mask)| a & mask == net)
+            }
+            IpAddr::V6(a) => {
+                let a = u128::from(a);
+                self.v6.iter().any(|&(net, mask)| a & mask == net)
+            }
+        }
+    }
+}
+
+pub(crate) struct ExperimentData {
+    pub(crate) name: String,
+    pub(crate) start: i64,
+    pub(crate) end: Option<i64>,
+    pub(crate) salt: u64,
+    pub(crate) key: KeySource,
+    pub(crate) variants: Vec<VariantData>,
+}
+
+pub(crate) struct VariantData {
+    pub(crate) name: String,
+    /// The end (exclusive) of this variant's positions.
+    pub(crate) upper: u32,
+    /// `(slot, value)`, sorted by slot.
+    pub(crate) overrides: Vec<(u32, bool)>,
+}
+
+impl VariantData {
+    pub(crate) fn override_for(&self, slot: u32) -> Option<bool> {
+        self.overrides
+            .binary_search_by_key(&slot, |&(s, _)| s)
+            .ok()
+            .map(|i| self.overrides[i].1)
+    }
+}
+
+// === compile ===
+
+/// Compiles a configuration for a table of capacity `N`.
+///
+/// `known` are the flags compiled into the binary (the generated `FlagId::NAMES`), in slot
+/// order: `known[i]` gets slot `i`; flags only in the configuration get the slots after them,
+/// in name order. Returns the table and its warnings, or every problem found.
+pub fn compile<const N: usize>(
+    config: &Config,
+    known: &[&str],
+) -> Result<Compiled<N>, Diagnostics> {
+    let mut diags = Diagnostics::default();
+
+    // Slot assignment: compiled-in flags first, in their order, then the rest by name.
+    let mut slot_names: Vec<&str> = Vec::with_capacity(known.len() + config.features.len());
+    let mut seen = BTreeSet::new();
+    for &name in known {
+        if seen.insert(name) {
+            slot_names.push(name);
+        }
+    }
+    for name in config.features.keys() {
+        if seen.insert(name.as_str()) {
+            slot_names.push(name);
+        }
+    }
+    if !known.is_empty() {
+        for &name in known {
+            if !config.features.contains_key(name) {
+                diags.warning(
+                    &Scope::Feature(name.to_owned()),
+                    "",
+                    format!(
+                        "flag `{name}` is compiled into this binary but not defined in the \
+                         configuration; it evaluates to false (unknown_flag)"
+                    ),
+                );
+            }
+        }
+        let known_set: BTreeSet<&str> = known.iter().copied().collect();
+        for name in config.features.keys() {
+            if !known_set.contains(name.as_str()) {
+                diags.warning(
+                    &Scope::Feature(name.clone()),
+                    "",
+                    format!(
+                        "flag `{name}` is not compiled into this binary; it is reachable by name \
+                         only"
+                    ),
+                );
+            }
+        }
+    }
+    if slot_names.len() > N {
+        diags.error(
+            &Scope::Config,
+            "features",
+            format!(
+                "{} flags exceed the table's capacity of {N}",
+                slot_names.len()
+            ),
+        );
+        return Err(diags);
+    }
+    let slot_of: BTreeMap<&str, u32> = slot_names
+        .iter()
+        .enumerate()
+        .map(|(i, &n)| (n, i as u32))
+        .collect();
+
+    let mut flags: Vec<FlagData> = slot_names
+        .iter()
+        .map(|&name| match config.features.get(name) {
+            Some(flag) => compile_flag(name, flag, &slot_of, &mut diags),
+            None => undefined_flag(name),
+        })
+        .collect();
+
+    check_prerequisite_graph(config, &mut diags);
+
+    let experiments = compile_experiments(config, &slot_of, &mut diags);
+    for (e, exp) in experiments.iter().enumerate() {
+        let mut touched: BTreeSet<u32> = BTreeSet::new();
+        for v in &exp.variants {
+            touched.extend(v.overrides.iter().map(|&(s, _)| s));
+        }
+        for s in touched {
+            flags[s as usize].experiments.push(e as u32);
+        }
+    }
+
+    if diags.has_errors() {
+        return Err(diags);
+    }
+
+    let mut slots = heapless::Vec::<Slot, N>::new();
+    for f in &flags {
+        // Capacity was checked above.
+        let _ = slots.push(slot_for(f));
+    }
+    let mut by_name: Vec<(u64, u32)> = slot_names
+        .iter()
+        .enumerate()
+        .filter_map(|(i, n)| bucketing::key_hash(n).map(|h| (h, i as u32)))
+        .collect();
+    by_name.sort_unstable();
+
+    let table = Box::new(Table {
+        generation: 0,
+        digest: [0; 32],
+        slots,
+        flags,
+        by_name,
+        experiments,
+    });
+    Ok(Compiled {
+        table: CompiledTable { inner: table },
+        warnings: diags.0,
+    })
+}
+
+fn undefined_flag(name: &str) -> FlagData {
+    FlagData {
+        name: name.to_owned(),
+        defined: false,
+        enabled: false,
+        ppm: None,
+        salt: 0,
+        threshold: 0,
+        key: KeySource::NodeId,
+        requires: Vec::new(),
+        conditions: CompiledConditions::default(),
+        targets: CompiledTargets::default(),
+        experiments: Vec::new(),
+    }
+}
+
+fn slot_for(f: &FlagData) -> Slot {
+    let kind = if !f.defined {
+        Kind::Unknown
+    } else if !f.enabled {
+        Kind::Disabled
+    } else if !f.requires.is_empty()
+        || !f.conditions.is_empty()
+        || !f.targets.is_empty()
+        || !f.experiments.is_empty()
+    {
+        Kind::Complex
+    } else {
+        match f.ppm {
+            None => Kind::Enabled,
+            Some(p) if p >= SCALE => Kind::Full,
+            Some(_) if f.key != KeySource::NodeId => Kind::Complex,
+            Some(_) => Kind::Rollout,
+        }
+    };
+    Slot {
+        kind,
+        salt: f.salt,
+        threshold: f.threshold,
+    }
+}
+
+fn check_percentage(value: f64, diags: &mut Diagnostics, scope: &Scope, field: &str) -> u32 {
+    match bucketing::percentage_to_ppm(value) {
+        Some(ppm) => ppm,
+        None => {
+            diags.error(
+                scope,
+                field,
+                format!("`{field}` must be a number from 0 to 100, found {value}"),
+            );
+            0
+        }
+    }
+}
+
+fn compile_flag(
+    name: &str,
+    flag: &FeatureFlag,
+    slot_of: &BTreeMap<&str, u32>,
+    diags: &mut Diagnostics,
+) -> FlagData {
+    let scope = Scope::Feature(name.to_owned());
+    let ppm = flag
+        .rollout_percentage
+        .map(|p| check_percentage(p, diags, &scope, "rollout_percentage"));
+    let salt = bucketing::salt_hash(Domain::Rollout, flag.salt.as_deref().unwrap_or(name));
+    let threshold = match ppm {
+        Some(p) if p < SCALE => bucketing::threshold(p),
+        _ => u64::MAX,
+    };
+
+    let mut requires = Vec::new();
+    for (i, r) in flag.requires.iter().enumerate() {
+        match slot_of.get(r.as_str()) {
+            Some(&s) if r != name => requires.push(s),
+            Some(_) => diags.error(
+                &scope,
+                format!("requires[{i}]"),
+                format!("flag `{name}` requires itself"),
+            ),
+            None => diags.error(
+                &scope,
+                format!("requires[{i}]"),
+                format!("flag `{name}` requires unknown flag `{r}`"),
+            ),
+        }
+    }
+
+    let conditions = flag
+        .conditions
+        .as_ref()
+        .map(|c| compile_conditions(c, &scope, diags))
+        .unwrap_or_default();
+    let targets = flag
+        .targets
+        .as_ref()
+        .map(|t| compile_targets(t, &scope, diags))
+        .unwrap_or_default();
+
+    FlagData {
+        name: name.to_owned(),
+        defined: true,
+        enabled: flag.enabled,
+        ppm,
+        salt,
+        threshold,
+        key: KeySource::from(flag.bucket_by.as_ref()),
+        requires,
+        conditions,
+        targets,
+        experiments: Vec::new(),
+    }
+}
+
+fn compile_conditions(
+    c: &Conditions,
+    scope: &Scope,
+    diags: &mut Diagnostics,
+) -> CompiledConditions {
+    if let (Some(after), Some(before)) = (c.after, c.before) {
+        if before.unix_micros() <= after.unix_micros() {
+            diags.error(
+                scope,
+                "conditions.before",
+                format!("`conditions.before` ({before}) must be later than `conditions.after` ({after})"),
+            );
+        }
+    }
+    if let Some(p) = c.sync_progress {
+        if !(0.0..=1.0).contains(&p) {
+            diags.error(
+                scope,
+                "conditions.sync_progress",
+                format!("`conditions.sync_progress` must be a number from 0.0 to 1.0, found {p}"),
+            );
+        }
+    }
+    let custom = c
+        .custom
+        .iter()
+        .enumerate()
+        .filter_map(|(i, k)| compile_constraint(k, i, scope, diags))
+        .collect();
+    CompiledConditions {
+        after: c.after.map(|t| t.unix_micros()),
+        before: c.before.map(|t| t.unix_micros()),
+        chain_height: c.chain_height,
+        sync_progress: c.sync_progress,
+        custom,
+    }
+}
+
+fn compile_constraint(
+    c: &CustomConstraint,
+    i: usize,
+    scope: &Scope,
+    diags: &mut Diagnostics,
+) -> Option<Constraint> {
+    use Operator::*;
+    let op = c.operator;
+    let field = format!("conditions.custom[{i}]");
+    let mut fail = |sub: &str, message: String| {
+        diags.error(scope, format!("{field}.{sub}"), message);
+        None
+    };
+    if c.attribute.is_empty() {
+        return fail(
+            "attribute",
+            "a custom constraint needs a non-empty `attribute`".to_owned(),
+        );
+    }
+    let operand = match op {
+        Exists | NotExists => {
+            if c.value.is_some() || c.values.is_some() {
+                return fail(
+                    "operator",
+                    format!(
+                        "operator `{}` takes neither `value` nor `values`",
+                        op.as_str()
+                    ),
+                );
+            }
+            Operand::None
+        }
+        In | NotIn => {
+            if c.value.is_some() {
+                return fail(
+                    "value",
+                    format!(
+                        "operator `{}` takes a `values` list, not `value`",
+                        op.as_str()
+                    ),
+                );
+            }
+            match &c.values {
+                Some(v) if !v.is_empty() => {
+                    let mut v = v.clone();
+                    v.sort();
+                    v.dedup();
+                    Operand::Set(v)
+                }
+                Some(_) => {
+                    return fail(
+                        "values",
+                        format!("operator `{}` needs a non-empty `values` list", op.as_str()),
+                    )
+                }
+                None => {
+                    return fail(
+                        "operator",
+                        format!("operator `{}` needs a `values` list", op.as_str()),
+                    )
+                }
+            }
+        }
+        _ => {
+            if c.values.is_some() {
+                return fail(
+                    "values",
+                    format!(
+                        "operator `{}` takes a single `value`, not `values`",
+                        op.as_str()
+                    ),
+                );
+            }
+            let Some(value) = &c.value else {
+                return fail(
+                    "operator",
+                    format!("operator `{}` needs a `value`", op.as_str()),
+                );
+            };
+            match (op, value) {
+                (Gt | Gte | Lt | Lte, ConstraintValue::Number(n)) if n.is_finite() => {
+                    Operand::Num(*n)
+                }
+                (Gt | Gte | Lt | Lte, _) => {
+                    return fail(
+                        "value",
+                        format!(
+                            "operator `{}` needs a finite number as `value`",
+                            op.as_str()
+                        ),
+                    )
+                }
+                (
+                    SemverEq | SemverGt | SemverGte | SemverLt | SemverLte,
+                    ConstraintValue::String(s),
+                ) => match semver::Version::parse(s) {
+                    Ok(v) => Operand::Version(v),
+                    Err(e) => {
+                        return fail(
+                            "value",
+                            format!("`{s}` is not a valid semantic version: {e}"),
+                        )
+                    }
+                },
+                (SemverEq | SemverGt | SemverGte | SemverLt | SemverLte, _) => {
+                    return fail(
+                        "value",
+                        format!(
+                            "operator `{}` needs a semantic version string as `value`",
+                            op.as_str()
+                        ),
+                    )
+                }
+                (_, ConstraintValue::String(s)) => Operand::Str(s.clone()),
+                (_, ConstraintValue::Number(_)) => {
+                    return fail(
+                        "value",
+                        format!("operator `{}` needs a string as `value`", op.as_str()),
+                    )
+                }
+            }
+        }
+    };
+    Some(Constraint {
+        attribute: c.attribute.clone(),
+        operator: op,
+        operand,
+    })
+}
+
+fn compile_targets(t: &Targets, scope: &Scope, diags: &mut Diagnostics) -> CompiledTargets {
+    let mut empty = |list: &str| {
+        diags.error(
+            scope,
+            format!("targets.{list}"),
+            format!(
+                "`targets.{list}` is empty, so it would match nothing; remove it or add entries"
+            ),
+        );
+    };
+    let mut out = CompiledTargets::default();
+    if let Some(ids) = &t.node_ids {
+        if ids.is_empty() {
+            empty("node_ids");
+        }
+        out.node_ids = Some(KeySet::new(ids));
+    }
+    if let Some(keys) = &t.validator_keys {
+        if keys.is_empty() {
+            empty("validator_keys");
+        }
+        out.validator_keys = Some(KeySet::new(keys));
+    }
+    if let Some(envs) = &t.environments {
+        if envs.is_empty() {
+            empty("environments");
+        }
+        out.environments = Some(envs.iter().fold(0, |m, e| m | e.bit()));
+    }
+    if let Some(ranges) = &t.ip_ranges {
+        if ranges.is_empty() {
+            empty("ip_ranges");
+        }
+        let mut set = IpSet::default();
+        for (i, r) in ranges.iter().enumerate() {
+            let field = format!("targets.ip_ranges[{i}]");
+            match r.parse::<ipnet::IpNet>() {
+                Ok(net) => {
+                    if net.trunc() != net {
+                        diags.warning(
+                            scope,
+                            field,
+                            format!(
+                                "CIDR `{r}` has host bits set; they are ignored (the range is `{}`)",
+                                net.trunc()
+                            ),
+                        );
+                    }
+                    match net.trunc() {
+                        ipnet::IpNet::V4(n) => set
+                            .v4
+                            .push((u32::from(n.network()), u32::from(n.netmask()))),
+                        ipnet::IpNet::V6(n) => set
+                            .v6
+                            .push((u128::from(n.network()), u128::from(n.netmask()))),
+                    }
+                }
+                Err(_) => diags.error(
+                    scope,
+                    field,
+                    format!(
+                        "`{r}` is not a valid CIDR range (e.g. `10.0.0.0/8` or `2001:db8::/32`)"
+                    ),
+                ),
+            }
+        }
+        out.ip_ranges = Some(set);
+    }
+    out
+}
+
+/// Cycles and depth of `requires`, reported once per flag that starts a bad chain.
+fn check_prerequisite_graph(config: &Config, diags: &mut Diagnostics) {
+    // Depth of the longest chain below each flag; `None` while on the DFS stack.
+    let mut depth: BTreeMap<&str, Option<usize>> = BTreeMap::new();
+    fn visit<'c>(
+        name: &'c str,
+        config: &'c Config,
+        depth: &mut BTreeMap<&'c str, Option<usize>>,
+        path: &mut Vec<&'c str>,
+        diags: &mut Diagnostics,
+    ) -> usize {
+        match depth.get(name) {
+            Some(Some(d)) => return *d,
+            Some(None) => {
+                let start = path.iter().position(|&p| p == name).unwrap_or(0);
+                let mut cycle: Vec<&str> = path[start..].to_vec();
+                cycle.push(name);
+                diags.error(
+                    &Scope::Feature(name.to_owned()),
+                    "requires",
+                    format!("prerequisites form a cycle: {}", cycle.join(" -> ")),
+                );
+                return 0;
+            }
+            None => {}
+        }
+        let Some(flag) = config.features.get(name) else {
+            return 0;
+        };
+        depth.insert(name, None);
+        path.push(name);
+        let mut d = 0;
+        for r in &flag.requires {
+            if r != name && config.features.contains_key(r.as_str()) {
+                d = d.max(1 + visit(r, config, depth, path, diags));
+            }
+        }
+        path.pop();
+        depth.insert(name, Some(d));
+        d
+    }
+    for name in config.features.keys() {
+        let mut path = Vec::new();
+        let d = visit(name, config, &mut depth, &mut path, diags);
+        if d > MAX_PREREQUISITE_DEPTH {
+            diags.error(
+                &Scope::Feature(name.clone()),
+                "requires",
+                format!(
+                    "prerequisites of `{name}` nest {d} deep; at most {MAX_PREREQUISITE_DEPTH} are allowed"
+                ),
+            );
+        }
+    }
+}
+
+fn compile_experiments(
+    config: &Config,
+    slot_of: &BTreeMap<&str, u32>,
+    diags: &mut Diagnostics,
+) -> Vec<ExperimentData> {
+    let mut out = Vec::with_capacity(config.experiments.len());
+    for (name, exp) in &config.experiments {
+        out.push(compile_experiment(name, exp, slot_of, diags));
+    }
+    // Two experiments whose windows overlap must not override the same flag: a context could
+    // be in a variant of both, and which one wins would be arbitrary.
+    let names: Vec<(&String, &Experiment)> = config.experiments.iter().collect();
+    for (j, &(bn, b)) in names.iter().enumerate() {
+        for &(an, a) in &names[..j] {
+            if !windows_overlap(a, b) {
+                continue;
+            }
+            let fa = overridden(a);
+            for flag in overridden(b).intersection(&fa) {
+                diags.error(
+                    &Scope::Experiment(bn.clone()),
+                    "variants",
+                    format!(
+                        "experiments `{an}` and `{bn}` both override flag `{flag}` and their \
+                         windows overlap"
+                    ),
+                );
+            }
+        }
+    }
+    out
+}
+
+fn overridden(e: &Experiment) -> BTreeSet<&str> {
+    e.variants
+        .iter()
+        .flat_map(|v| v.feature_overrides.keys().map(String::as_str))
+        .collect()
+}
+
+fn windows_overlap(a: &Experiment, b: &Experiment) -> bool {
+    let end = |e: &Experiment| e.end_time.map_or(i64::MAX, |t| t.unix_micros());
+    a.start_time.unix_micros() < end(b) && b.start_time.unix_micros() < end(a)
+}
+
+fn compile_experiment(
+    name: &str,
+    exp: &Experiment,
+    slot_of: &BTreeMap<&str, u32>,
+    diags: &mut Diagnostics,
+) -> ExperimentData {
+    let scope = Scope::Experiment(name.to_owned());
+    if let Some(end) = exp.end_time {
+        if end.unix_micros() <= exp.start_time.unix_micros() {
+            diags.error(
+                &scope,
+                "end_time",
+                format!(
+                    "`end_time` ({end}) must be later than `start_time` ({})",
+                    exp.start_time
+                ),
+            );
+        }
+    }
+    if exp.variants.is_empty() {
+        diags.error(
+            &scope,
+            "variants",
+            "an experiment needs at least one variant".to_owned(),
+        );
+    }
+    let mut seen = BTreeSet::new();
+    let mut upper: u32 = 0;
+    let mut total = 0.0;
+    let mut variants = Vec::with_capacity(exp.variants.len());
+    for (i, v) in exp.variants.iter().enumerate() {
+        if !seen.insert(v.name.as_str()) {
+            diags.error(
+                &scope,
+                format!("variants[{i}].name"),
+                format!("duplicate variant name `{}`", v.name),
+            );
+        }
+        let field = format!("variants[{i}].percentage");
+        let ppm = check_percentage(v.percentage, diags, &scope, &field);
+        if v.percentage.is_finite() {
+            total += v.percentage;
+        }
+        upper = upper.saturating_add(ppm).min(SCALE);
+        let mut overrides = Vec::new();
+        for (flag, &value) in &v.feature_overrides {
+            match slot_of.get(flag.as_str()) {
+                Some(&s) => overrides.push((s, value)),
+                None => diags.error(
+                    &scope,
+                    format!("variants[{i}].feature_overrides.{flag}"),
+                    format!("variant `{}` overrides unknown flag `{flag}`", v.name),
+                ),
+            }
+        }
+        overrides.sort_unstable();
+        variants.push(VariantData {
+            name: v.name.clone(),
+            upper,
+            overrides,
+        });
+    }
+    if total > 100.0 + 1e-9 {
+        diags.error(
+            &scope,
+            "variants",
+            format!("variant percentages sum to {total}, more than 100"),
+        );
+    }
+    ExperimentData {
+        name: name.to_owned(),
+        start: exp.start_time.unix_micros(),
+        end: exp.end_time.map(|t| t.unix_micros()),
+        salt: bucketing::salt_hash(Domain::Experiment, name),
+        key: KeySource::from(exp.bucket_by.as_ref()),
+        variants,
+    }
+}

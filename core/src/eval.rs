@@ -1,0 +1,395 @@
+//! Evaluation: SPEC section 4, step by step, with the reason for every answer.
+
+use core::cmp::Ordering;
+use core::fmt;
+
+use crate::bucketing::{self, SCALE};
+use crate::compile::{Constraint, ExperimentData, FlagData, KeySource, Kind, Operand, Table};
+use crate::context::EvaluationContext;
+use crate::model::Operator;
+use crate::FlagIndex;
+
+/// Why a flag evaluated the way it did (SPEC section 4, in order).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Reason {
+    /// 1. The flag is not defined by the published configuration.
+    UnknownFlag,
+    /// 2. `enabled = false`: the kill switch.
+    Disabled,
+    /// 3. A prerequisite is off for this context.
+    PrerequisiteFailed,
+    /// 4. An active experiment's variant sets the flag.
+    ExperimentOverride,
+    /// 5. A condition does not hold.
+    ConditionFailed,
+    /// 6. A target list does not match.
+    TargetMismatch,
+    /// 7. Outside the rollout percentage.
+    RolloutExcluded,
+    /// 8. Inside the rollout percentage (100 % included).
+    RolloutIncluded,
+    /// 8. On, with no rollout percentage.
+    Enabled,
+}
+
+impl Reason {
+    /// The reason as the command line, audit log and metrics spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::UnknownFlag => "unknown_flag",
+            Reason::Disabled => "disabled",
+            Reason::PrerequisiteFailed => "prerequisite_failed",
+            Reason::ExperimentOverride => "experiment_override",
+            Reason::ConditionFailed => "condition_failed",
+            Reason::TargetMismatch => "target_mismatch",
+            Reason::RolloutExcluded => "rollout_excluded",
+            Reason::RolloutIncluded => "rollout_included",
+            Reason::Enabled => "enabled",
+        }
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which condition failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ConditionKind {
+    /// `now >= after` did not hold (or the context has no `now`).
+    After,
+    /// `now < before` did not hold (or the context has no `now`).
+    Before,
+    /// The chain height is below the condition's.
+    ChainHeight,
+    /// The sync progress is below the condition's.
+    SyncProgress,
+    /// The custom constraint at this index of `conditions.custom`.
+    Custom(u16),
+}
+
+impl ConditionKind {
+    /// The condition's field name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConditionKind::After => "after",
+            ConditionKind::Before => "before",
+            ConditionKind::ChainHeight => "chain_height",
+            ConditionKind::SyncProgress => "sync_progress",
+            ConditionKind::Custom(_) => "custom",
+        }
+    }
+}
+
+/// Which target list did not match.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TargetKind {
+    /// `targets.node_ids`.
+    NodeIds,
+    /// `targets.validator_keys`.
+    ValidatorKeys,
+    /// `targets.ip_ranges`.
+    IpRanges,
+    /// `targets.environments`.
+    Environments,
+}
+
+impl TargetKind {
+    /// The target list's field name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetKind::NodeIds => "node_ids",
+            TargetKind::ValidatorKeys => "validator_keys",
+            TargetKind::IpRanges => "ip_ranges",
+            TargetKind::Environments => "environments",
+        }
+    }
+}
+
+/// What decided, beyond the reason.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Detail {
+    /// Nothing more to say.
+    None,
+    /// The (direct) prerequisite that evaluated to false.
+    Prerequisite(FlagIndex),
+    /// The first condition that did not hold.
+    Condition(ConditionKind),
+    /// The first target list that did not match.
+    Target(TargetKind),
+    /// The experiment and variant whose override decided (indices; names through a
+    /// [`Snapshot`](crate::Snapshot)).
+    Variant {
+        /// The experiment's index.
+        experiment: u32,
+        /// The variant's index in the experiment.
+        variant: u32,
+    },
+}
+
+/// The full answer for one flag and one context.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Evaluation {
+    /// The answer `check` gives.
+    pub enabled: bool,
+    /// Why.
+    pub reason: Reason,
+    /// What decided, where there is more to say.
+    pub detail: Detail,
+    /// The generation of the table that answered.
+    pub generation: u64,
+}
+
+// === impl Table ===
+
+impl<const N: usize> Table<N> {
+    /// The check: the slot decides plain flags and node-id rollouts; the rest is evaluated
+    /// in full, out of line.
+    #[inline(always)]
+    pub(crate) fn check(&self, slot: usize, ctx: &EvaluationContext) -> bool {
+        let Some(s) = self.slots.get(slot) else {
+            return false;
+        };
+        match s.kind {
+            Kind::Unknown | Kind::Disabled => false,
+            Kind::Enabled | Kind::Full => true,
+            Kind::Rollout => match ctx.node_key() {
+                Some(key) => bucketing::bucket(key, s.salt) < s.threshold,
+                None => false,
+            },
+            Kind::Complex => self.check_complex(slot, ctx),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn check_complex(&self, slot: usize, ctx: &EvaluationContext) -> bool {
+        self.decide(slot, ctx).0
+    }
+
+    /// The check with its reason and detail.
+    pub(crate) fn explain(&self, slot: usize, ctx: &EvaluationContext) -> Evaluation {
+        let (enabled, reason, detail) = self.decide(slot, ctx);
+        Evaluation {
+            enabled,
+            reason,
+            detail,
+            generation: self.generation,
+        }
+    }
+
+    pub(crate) fn lookup(&self, name: &str) -> Option<usize> {
+        let hash = bucketing::key_hash(name)?;
+        let mut i = self.by_name.partition_point(|&(h, _)| h < hash);
+        while let Some(&(h, slot)) = self.by_name.get(i) {
+            if h != hash {
+                break;
+            }
+            if self.flags[slot as usize].name == name {
+                return Some(slot as usize);
+            }
+            i += 1;
+        }
+        None
+    }
+
+    /// SPEC section 4, steps 1 to 8.
+    fn decide(&self, slot: usize, ctx: &EvaluationContext) -> (bool, Reason, Detail) {
+        // 1. unknown
+        let Some(flag) = self.flags.get(slot).filter(|f| f.defined) else {
+            return (false, Reason::UnknownFlag, Detail::None);
+        };
+        // 2. kill switch
+        if !flag.enabled {
+            return (false, Reason::Disabled, Detail::None);
+        }
+        // 3. prerequisites
+        for &r in &flag.requires {
+            if !self.check(r as usize, ctx) {
+                return (
+                    false,
+                    Reason::PrerequisiteFailed,
+                    Detail::Prerequisite(FlagIndex(r)),
+                );
+            }
+        }
+        // 4. experiment overrides
+        for &e in &flag.experiments {
+            let exp = &self.experiments[e as usize];
+            if let Some(v) = exp.assign(ctx) {
+                if let Some(value) = exp.variants[v].override_for(slot as u32) {
+                    return (
+                        value,
+                        Reason::ExperimentOverride,
+                        Detail::Variant {
+                            experiment: e,
+                            variant: v as u32,
+                        },
+                    );
+                }
+            }
+        }
+        // 5. conditions
+        if let Some(kind) = failing_condition(flag, ctx) {
+            return (false, Reason::ConditionFailed, Detail::Condition(kind));
+        }
+        // 6. targets
+        if let Some(kind) = failing_target(flag, ctx) {
+            return (false, Reason::TargetMismatch, Detail::Target(kind));
+        }
+        // 7. and 8. rollout
+        match flag.ppm {
+            None => (true, Reason::Enabled, Detail::None),
+            Some(p) if p >= SCALE => (true, Reason::RolloutIncluded, Detail::None),
+            Some(_) => match flag.key.key(ctx) {
+                Some(key) if bucketing::bucket(key, flag.salt) < flag.threshold => {
+                    (true, Reason::RolloutIncluded, Detail::None)
+                }
+                _ => (false, Reason::RolloutExcluded, Detail::None),
+            },
+        }
+    }
+
+    pub(crate) fn experiment_index(&self, name: &str) -> Option<usize> {
+        self.experiments.iter().position(|e| e.name == name)
+    }
+}
+
+impl KeySource {
+    #[inline]
+    fn key(&self, ctx: &EvaluationContext) -> Option<u64> {
+        match self {
+            KeySource::NodeId => ctx.node_key(),
+            KeySource::ValidatorKey => ctx.validator_key_hash(),
+            KeySource::Attribute(name) => ctx.attribute_entry(name).and_then(|a| a.key()),
+        }
+    }
+}
+
+impl ExperimentData {
+    /// Whether `now` is inside `[start, end)`; never without a `now`.
+    pub(crate) fn is_active(&self, ctx: &EvaluationContext) -> bool {
+        ctx.now_micros()
+            .is_some_and(|now| now >= self.start && self.end.is_none_or(|end| now < end))
+    }
+
+    /// The variant of an active experiment this context is in, if any.
+    pub(crate) fn assign(&self, ctx: &EvaluationContext) -> Option<usize> {
+        if !self.is_active(ctx) {
+            return None;
+        }
+        let key = self.key.key(ctx)?;
+        let position = bucketing::position(bucketing::bucket(key, self.salt));
+        self.variants.iter().position(|v| position < v.upper)
+    }
+}
+
+fn failing_condition(flag: &FlagData, ctx: &EvaluationContext) -> Option<ConditionKind> {
+    let c = &flag.conditions;
+    if let Some(after) = c.after {
+        if ctx.now_micros().is_none_or(|now| now < after) {
+            return Some(ConditionKind::After);
+        }
+    }
+    if let Some(before) = c.before {
+        if ctx.now_micros().is_none_or(|now| now >= before) {
+            return Some(ConditionKind::Before);
+        }
+    }
+    if let Some(height) = c.chain_height {
+        if ctx.chain_height() < height {
+            return Some(ConditionKind::ChainHeight);
+        }
+    }
+    if let Some(progress) = c.sync_progress {
+        // A NaN progress holds no condition.
+        if ctx
+            .sync_progress()
+            .partial_cmp(&progress)
+            .is_none_or(Ordering::is_lt)
+        {
+            return Some(ConditionKind::SyncProgress);
+        }
+    }
+    c.custom
+        .iter()
+        .position(|k| !k.holds(ctx))
+        .map(|i| ConditionKind::Custom(i as u16))
+}
+
+fn failing_target(flag: &FlagData, ctx: &EvaluationContext) -> Option<TargetKind> {
+    let t = &flag.targets;
+    if let Some(ids) = &t.node_ids {
+        if !ids.contains(ctx.node_key(), ctx.node_id()) {
+            return Some(TargetKind::NodeIds);
+        }
+    }
+    if let Some(keys) = &t.validator_keys {
+        if !keys.contains(ctx.validator_key_hash(), ctx.validator_key().unwrap_or("")) {
+            return Some(TargetKind::ValidatorKeys);
+        }
+    }
+    if let Some(ips) = &t.ip_ranges {
+        if ctx.ip_address().is_none_or(|ip| !ips.contains(ip)) {
+            return Some(TargetKind::IpRanges);
+        }
+    }
+    if let Some(mask) = t.environments {
+        if ctx.environment().is_none_or(|e| mask & e.bit() == 0) {
+            return Some(TargetKind::Environments);
+        }
+    }
+    None
+}
+
+impl Constraint {
+    fn holds(&self, ctx: &EvaluationContext) -> bool {
+        use Operator::*;
+        let attr = ctx.attribute_entry(&self.attribute);
+        let value = attr.map(|a| a.value());
+        match (self.operator, &self.operand) {
+            (Exists, _) => attr.is_some(),
+            (NotExists, _) => attr.is_none(),
+            (Equals, Operand::Str(s)) => value == Some(s.as_str()),
+            (NotEquals, Operand::Str(s)) => value != Some(s.as_str()),
+            (In, Operand::Set(set)) => value.is_some_and(|v| contains(set, v)),
+            (NotIn, Operand::Set(set)) => !value.is_some_and(|v| contains(set, v)),
+            (StartsWith, Operand::Str(s)) => value.is_some_and(|v| v.starts_with(s.as_str())),
+            (EndsWith, Operand::Str(s)) => value.is_some_and(|v| v.ends_with(s.as_str())),
+            (Contains, Operand::Str(s)) => value.is_some_and(|v| v.contains(s.as_str())),
+            (Gt | Gte | Lt | Lte, Operand::Num(n)) => match attr.and_then(|a| a.number()) {
+                Some(x) => match self.operator {
+                    Gt => x > *n,
+                    Gte => x >= *n,
+                    Lt => x < *n,
+                    _ => x <= *n,
+                },
+                None => false,
+            },
+            (SemverEq | SemverGt | SemverGte | SemverLt | SemverLte, Operand::Version(want)) => {
+                match attr.and_then(|a| a.version()) {
+                    Some(have) => {
+                        let ord = have.cmp_precedence(want);
+                        match self.operator {
+                            SemverEq => ord == Ordering::Equal,
+                            SemverGt => ord == Ordering::Greater,
+                            SemverGte => ord != Ordering::Less,
+                            SemverLt => ord == Ordering::Less,
+                            _ => ord != Ordering::Greater,
+                        }
+                    }
+                    None => false,
+                }
+            }
+            // Compilation pairs every operator with its operand kind.
+            _ => false,
+        }
+    }
+}
+
+fn contains(sorted: &[alloc::string::String], v: &str) -> bool {
+    sorted.binary_search_by(|s| s.as_str().cmp(v)).is_ok()
+}

@@ -1,0 +1,81 @@
+//! # vexil-core
+//!
+//! The `no_std` (+ `alloc`) core of the Vexil feature-flag engine:
+//!
+//! * [`model`] — the configuration model (serde derives, no std required);
+//! * [`EvaluationContext`] — who is asking (node, environment, chain state, attributes, time);
+//! * [`bucketing`] — the versioned, documented percentage-rollout contract;
+//! * [`compile`](compile()) — a configuration turned into an evaluation-ready table;
+//! * [`FlagTable`], [`Reader`], [`Snapshot`] — the fixed-capacity flag table published
+//!   lock-free through epoch-based reclamation, and the handles that check flags against it.
+//!
+//! ```
+//! use vexil_core::{model::Config, EvaluationContext, FlagTable};
+//!
+//! let config: Config = toml::from_str(r#"
+//!     [features.parallel_validation]
+//!     enabled = true
+//!     rollout_percentage = 100
+//! "#).unwrap();
+//!
+//! let table: FlagTable = FlagTable::new(&["parallel_validation"]);
+//! let compiled = table.compile(&config).unwrap();
+//! table.publish(compiled.table);
+//!
+//! let flags = table.reader();
+//! let ctx = EvaluationContext::new("node-7");
+//! assert!(flags.check_name("parallel_validation", &ctx));
+//! ```
+//!
+//! The hot path ([`Reader::check`]) never allocates, locks, blocks or formats: it is one
+//! acquire load of the table pointer, a bounds-checked slot read and, for a percentage
+//! rollout, one wyhash mix of the context's precomputed key hash with the flag's salt.
+//! See [`docs`] for how publication, readers and snapshots fit together.
+#![no_std]
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+extern crate alloc;
+
+pub mod bucketing;
+pub mod compile;
+mod context;
+pub mod docs;
+mod eval;
+pub mod model;
+mod sync;
+#[allow(unsafe_code)]
+mod table;
+
+pub use compile::{compile, CompiledTable, Diagnostic, Diagnostics, Scope, Severity};
+pub use context::{Attribute, EvaluationContext};
+pub use eval::{ConditionKind, Detail, Evaluation, Reason, TargetKind};
+pub use model::Environment;
+pub use table::{FlagTable, Reader, Snapshot, DEFAULT_CAPACITY};
+
+/// A value that names a flag slot in a [`FlagTable`].
+///
+/// The build-time generator (`vexil::codegen`) implements it for the generated `FlagId` enum,
+/// whose discriminants are the slot indices the table interns compiled-in flags to.
+pub trait FlagKey: Copy {
+    /// The table slot of this flag.
+    fn index(self) -> usize;
+}
+
+/// The slot index of a flag in one published table (see [`Snapshot::index_of`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FlagIndex(pub u32);
+
+impl FlagKey for FlagIndex {
+    #[inline(always)]
+    fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+impl FlagKey for usize {
+    #[inline(always)]
+    fn index(self) -> usize {
+        self
+    }
+}

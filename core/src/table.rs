@@ -1,0 +1,445 @@
+//! The flag table and its lock-free publication. All of the crate's `unsafe` lives here.
+//!
+//! ## Protocol
+//!
+//! * The table holds one pointer to the current [`Table`], swapped by compare-and-swap
+//!   (`AcqRel`) on publication; the replaced table is retired to a crossbeam-epoch
+//!   [`Collector`] owned by the `FlagTable` (no_std has no global collector) and freed once no
+//!   pinned participant can still hold it.
+//! * A [`Reader`] is a per-thread handle that stays pinned. A check is one `Acquire` load of the
+//!   pointer (protected by that standing pin, so no fence is paid per call), a slot read, and
+//!   for a rollout one wyhash mix. When the reader sees a pointer it has not seen before, it
+//!   re-pins out of line (re-pinning is cheap: no fence) and loads again, so retired tables
+//!   are freed after the next publication that every reader has observed.
+//! * A [`Snapshot`] holds its own (nested, fence-free) pin and one table pointer, so several
+//!   checks answer from one version; while a snapshot lives, its reader does not re-pin.
+//! * The generation counter is raised (`fetch_max`, `Release`) after each successful swap, so
+//!   it never goes backwards even when publications race.
+
+use alloc::boxed::Box;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::cell::Cell;
+use core::fmt;
+use core::marker::PhantomData;
+
+use crossbeam_epoch::{Collector, Guard, LocalHandle};
+
+use crate::compile::{self, Compiled, CompiledTable, Diagnostics, Table};
+use crate::context::EvaluationContext;
+use crate::eval::Evaluation;
+use crate::model::Config;
+use crate::sync::{AtomicPtr, AtomicU64, Ordering};
+use crate::{FlagIndex, FlagKey};
+
+/// The default capacity of a [`FlagTable`]: the most flags one configuration may define.
+pub const DEFAULT_CAPACITY: usize = 1024;
+
+/// A fixed-capacity table of flags, published lock-free.
+///
+/// Writers [`compile`](FlagTable::compile) a configuration and [`publish`](FlagTable::publish)
+/// it; readers check flags through a per-thread [`Reader`] or a [`Snapshot`]. Flags compiled
+/// into the binary (`known`) are interned to the first slots, so a generated `FlagId` is a slot
+/// index; flags only in the configuration follow and are reachable by name.
+pub struct FlagTable<const N: usize = DEFAULT_CAPACITY> {
+    current: AtomicPtr<Table<N>>,
+    generation: AtomicU64,
+    collector: Collector,
+    known: Vec<String>,
+}
+
+// SAFETY of the auto traits: `AtomicPtr<T>` is `Send + Sync` for every `T`, so these assertions
+// make sure that the tables it shares across threads are themselves `Send + Sync`.
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Table<1>>();
+};
+
+impl<const N: usize> fmt::Debug for FlagTable<N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FlagTable")
+            .field("capacity", &N)
+            .field("generation", &self.generation())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<const N: usize> FlagTable<N> {
+    /// A table whose first slots are the flags compiled into the binary, in order (pass the
+    /// generated `FlagId::NAMES`, or `&[]`). Until the first publication every flag is
+    /// unknown and the generation is 0.
+    pub fn new(known: &[&str]) -> Self {
+        let initial = compile::compile::<N>(&Config::default(), known)
+            .map(|c| c.table)
+            .unwrap_or_else(|_| {
+                // Only more known flags than the capacity fails; keep what fits.
+                let fit = &known[..known.len().min(N)];
+                match compile::compile::<N>(&Config::default(), fit) {
+                    Ok(c) => c.table,
+                    Err(_) => unreachable!("an empty configuration within capacity compiles"),
+                }
+            });
+        FlagTable {
+            current: AtomicPtr::new(Box::into_raw(initial.inner)),
+            generation: AtomicU64::new(0),
+            collector: Collector::new(),
+            known: known.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    /// The flags compiled into the binary, in slot order.
+    pub fn known_flags(&self) -> &[String] {
+        &self.known
+    }
+
+    /// The most flags a configuration may define.
+    pub const fn capacity(&self) -> usize {
+        N
+    }
+
+    /// Compiles a configuration for this table (see [`compile`](crate::compile())).
+    pub fn compile(&self, config: &Config) -> Result<Compiled<N>, Diagnostics> {
+        let known: Vec<&str> = self.known.iter().map(String::as_str).collect();
+        compile::compile::<N>(config, &known)
+    }
+
+    /// Publishes a compiled table: every check that starts after this returns answers from
+    /// it. Returns its generation (the previous one + 1). Lock-free: racing publications each
+    /// get their own generation and the last swap wins.
+    pub fn publish(&self, table: CompiledTable<N>) -> u64 {
+        let handle = self.collector.register();
+        let guard = handle.pin();
+        let mut boxed = table.inner;
+        let mut current = self.current.load(Ordering::Acquire);
+        loop {
+            // SAFETY: `current` was loaded while `guard` is pinned, and tables are only freed
+            // through the collector after they have been unlinked, so it is still alive.
+            boxed.generation = unsafe { (*current).generation } + 1;
+            let generation = boxed.generation;
+            let new = Box::into_raw(boxed);
+            match self
+                .current
+                .compare_exchange(current, new, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(old) => {
+                    self.generation.fetch_max(generation, Ordering::Release);
+                    retire(&guard, old);
+                    guard.flush();
+                    return generation;
+                }
+                Err(actual) => {
+                    // SAFETY: `new` came from `Box::into_raw` above and the failed CAS did not
+                    // publish it, so this is its only owner.
+                    boxed = unsafe { Box::from_raw(new) };
+                    current = actual;
+                }
+            }
+        }
+    }
+
+    /// The generation of the current table (0 before the first publication). One atomic load;
+    /// it never goes backwards.
+    #[inline]
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// A per-thread reader: the fast way to check flags (see [`Reader`]).
+    pub fn reader(&self) -> Reader<'_, N> {
+        let handle = self.collector.register();
+        let guard = handle.pin();
+        let seen = self.current.load(Ordering::Acquire);
+        Reader {
+            guard: Cell::new(Some(guard)),
+            handle,
+            table: self,
+            seen: Cell::new(seen),
+        }
+    }
+
+    /// A snapshot of the current table for a one-off unit of work. This registers with the
+    /// collector (an allocation); on a hot path take snapshots from a [`Reader`].
+    pub fn snapshot(&self) -> Snapshot<'_, N> {
+        let handle = self.collector.register();
+        Snapshot::new(&self.current, handle.pin())
+    }
+
+    /// Frees retired tables that no reader can hold any more (publication does this too).
+    pub fn collect(&self) {
+        let handle = self.collector.register();
+        handle.pin().flush();
+    }
+}
+
+impl<const N: usize> Default for FlagTable<N> {
+    fn default() -> Self {
+        FlagTable::new(&[])
+    }
+}
+
+impl<const N: usize> Drop for FlagTable<N> {
+    fn drop(&mut self) {
+        let current = self.current.load(Ordering::Acquire);
+        // SAFETY: `&mut self` proves no reader or snapshot (which borrow the table) is alive,
+        // and `current` was never retired, so this is the last reference to it.
+        drop(unsafe { Box::from_raw(current) });
+        // Retired tables are freed when the collector and its last handle are dropped.
+    }
+}
+
+/// Retires an unlinked table to the collector.
+fn retire<const N: usize>(guard: &Guard, old: *mut Table<N>) {
+    let old = SendPtr(old);
+    // SAFETY: `old` has just been unlinked by a successful compare-and-swap, so no new reader
+    // can load it; readers that loaded it are pinned in an epoch the collector waits out before
+    // running this, and it runs exactly once. `Table` is `Send`, so dropping it on whichever
+    // thread collects is fine.
+    unsafe {
+        guard.defer_unchecked(move || {
+            let old = old;
+            drop(Box::from_raw(old.0));
+        });
+    }
+}
+
+struct SendPtr<T>(*mut T);
+// SAFETY: only used to move a retired `Table` (which is `Send`) to the collecting thread.
+unsafe impl<T: Send> Send for SendPtr<T> {}
+
+// === impl Reader ===
+
+/// A per-thread handle for checking flags on hot paths.
+///
+/// A reader keeps itself pinned in the table's epoch collector, so a check pays no fence: it is
+/// one acquire load of the table pointer, a slot read and, for a rollout, one hash mix of the
+/// context's precomputed key. It is neither `Send` nor `Sync`: make one per thread and keep it.
+///
+/// A pinned reader holds back reclamation of tables retired after it last checked. It catches
+/// up on its next check, so a thread that stops checking for a long time while publications go
+/// on should [`quiesce`](Reader::quiesce) (or drop) its reader.
+pub struct Reader<'a, const N: usize = DEFAULT_CAPACITY> {
+    // Field order: the guard is dropped before the handle.
+    guard: Cell<Option<Guard>>,
+    handle: LocalHandle,
+    table: &'a FlagTable<N>,
+    /// The last table pointer this reader saw.
+    seen: Cell<*const Table<N>>,
+}
+
+impl<const N: usize> fmt::Debug for Reader<'_, N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reader")
+            .field("generation", &self.generation())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a, const N: usize> Reader<'a, N> {
+    #[inline(always)]
+    fn current(&self) -> &Table<N> {
+        let mut p: *const Table<N> = self.table.current.load(Ordering::Acquire);
+        if !core::ptr::eq(p, self.seen.get()) {
+            p = self.advance();
+        }
+        // SAFETY: `p` was loaded while this reader is pinned (its guard is pinned from
+        // `reader()` on and only ever re-pinned inside `advance`, which loads afresh after
+        // re-pinning). A table loaded under a pin is freed only after that pin moves on twice,
+        // which cannot happen while `&self` is borrowed: re-pinning needs another call.
+        unsafe { &*p }
+    }
+
+    /// Out of line: a new table was published since this reader last looked. Re-pin (so that
+    /// retired tables can be freed) and load again under the new pin.
+    #[cold]
+    #[inline(never)]
+    fn advance(&self) -> *const Table<N> {
+        match self.guard.take() {
+            Some(mut guard) => {
+                // A no-op while a snapshot of this reader holds a nested pin.
+                guard.repin();
+                self.guard.set(Some(guard));
+            }
+            None => self.guard.set(Some(self.handle.pin())),
+        }
+        let p = self.table.current.load(Ordering::Acquire);
+        self.seen.set(p);
+        p
+    }
+
+    /// Whether the flag is on for this context. Never allocates, locks, blocks or formats.
+    #[inline(always)]
+    pub fn check<K: FlagKey>(&self, flag: K, ctx: &EvaluationContext) -> bool {
+        self.current().check(flag.index(), ctx)
+    }
+
+    /// [`check`](Reader::check) by name, for flags the binary was not built with. A name lookup
+    /// (hash + binary search), no allocation.
+    #[inline]
+    pub fn check_name(&self, name: &str, ctx: &EvaluationContext) -> bool {
+        let table = self.current();
+        table.lookup(name).is_some_and(|i| table.check(i, ctx))
+    }
+
+    /// The answer with its reason, detail and generation.
+    pub fn explain<K: FlagKey>(&self, flag: K, ctx: &EvaluationContext) -> Evaluation {
+        self.current().explain(flag.index(), ctx)
+    }
+
+    /// [`explain`](Reader::explain) by name.
+    pub fn explain_name(&self, name: &str, ctx: &EvaluationContext) -> Evaluation {
+        let table = self.current();
+        table.explain(table.lookup(name).unwrap_or(usize::MAX), ctx)
+    }
+
+    /// The generation of the table this reader now answers from.
+    pub fn generation(&self) -> u64 {
+        self.current().generation
+    }
+
+    /// A snapshot: several checks answered from one version. Cheap (a nested pin, no fence).
+    pub fn snapshot(&self) -> Snapshot<'a, N> {
+        // `current()` first, so that a fresh publication is observed before pinning.
+        let _ = self.current();
+        Snapshot::new(&self.table.current, self.handle.pin())
+    }
+
+    /// Unpins this reader until its next check, so that an idle thread does not hold back
+    /// reclamation. The next check re-pins (one fence).
+    pub fn quiesce(&self) {
+        drop(self.guard.take());
+        self.seen.set(core::ptr::null());
+    }
+}
+
+// === impl Snapshot ===
+
+/// One published version of the configuration, held for a unit of work.
+///
+/// Every check through a snapshot answers from the same table, whatever is published
+/// meanwhile. A snapshot holds back reclamation while it lives: keep it for a unit of work
+/// (a block import), not for the life of the program.
+pub struct Snapshot<'a, const N: usize = DEFAULT_CAPACITY> {
+    table: *const Table<N>,
+    _guard: Guard,
+    _owner: PhantomData<&'a FlagTable<N>>,
+}
+
+impl<const N: usize> fmt::Debug for Snapshot<'_, N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Snapshot")
+            .field("generation", &self.generation())
+            .field("flags", &self.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a, const N: usize> Snapshot<'a, N> {
+    fn new(current: &AtomicPtr<Table<N>>, guard: Guard) -> Self {
+        let table = current.load(Ordering::Acquire);
+        Snapshot {
+            table,
+            _guard: guard,
+            _owner: PhantomData,
+        }
+    }
+
+    #[inline(always)]
+    fn table(&self) -> &Table<N> {
+        // SAFETY: the pointer was loaded after `_guard` was pinned, and the guard lives as long
+        // as `self`, so the collector cannot free the table before `self` is dropped; the
+        // `FlagTable` (which frees its current table on drop) outlives `'a`.
+        unsafe { &*self.table }
+    }
+
+    /// Whether the flag is on for this context.
+    #[inline(always)]
+    pub fn check<K: FlagKey>(&self, flag: K, ctx: &EvaluationContext) -> bool {
+        self.table().check(flag.index(), ctx)
+    }
+
+    /// [`check`](Snapshot::check) by name.
+    pub fn check_name(&self, name: &str, ctx: &EvaluationContext) -> bool {
+        let t = self.table();
+        t.lookup(name).is_some_and(|i| t.check(i, ctx))
+    }
+
+    /// The answer with its reason, detail and generation.
+    pub fn explain<K: FlagKey>(&self, flag: K, ctx: &EvaluationContext) -> Evaluation {
+        self.table().explain(flag.index(), ctx)
+    }
+
+    /// [`explain`](Snapshot::explain) by name.
+    pub fn explain_name(&self, name: &str, ctx: &EvaluationContext) -> Evaluation {
+        let t = self.table();
+        t.explain(t.lookup(name).unwrap_or(usize::MAX), ctx)
+    }
+
+    /// The generation of this version.
+    pub fn generation(&self) -> u64 {
+        self.table().generation
+    }
+
+    /// The SHA-256 of the file this version came from (zeros if the publisher gave none).
+    pub fn digest(&self) -> &[u8; 32] {
+        &self.table().digest
+    }
+
+    /// The number of slots (compiled-in flags plus flags only in the file).
+    pub fn len(&self) -> usize {
+        self.table().slots.len()
+    }
+
+    /// Whether the table has no slot.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The slot of a flag by name.
+    pub fn index_of(&self, name: &str) -> Option<FlagIndex> {
+        self.table().lookup(name).map(|i| FlagIndex(i as u32))
+    }
+
+    /// The name of a slot.
+    pub fn flag_name(&self, flag: impl FlagKey) -> Option<&str> {
+        self.table()
+            .flags
+            .get(flag.index())
+            .map(|f| f.name.as_str())
+    }
+
+    /// Every slot: index, name and whether the configuration defines it.
+    pub fn flags(&self) -> impl Iterator<Item = (FlagIndex, &str, bool)> + '_ {
+        self.table()
+            .flags
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (FlagIndex(i as u32), f.name.as_str(), f.defined))
+    }
+
+    /// The names of the experiments.
+    pub fn experiments(&self) -> impl Iterator<Item = &str> + '_ {
+        self.table().experiments.iter().map(|e| e.name.as_str())
+    }
+
+    /// The name of an experiment by index (as in [`Detail::Variant`](crate::Detail)).
+    pub fn experiment_name(&self, experiment: u32) -> Option<&str> {
+        self.table()
+            .experiments
+            .get(experiment as usize)
+            .map(|e| e.name.as_str())
+    }
+
+    /// The name of a variant by indices (as in [`Detail::Variant`](crate::Detail)).
+    pub fn variant_name(&self, experiment: u32, variant: u32) -> Option<&str> {
+        let e = self.table().experiments.get(experiment as usize)?;
+        e.variants.get(variant as usize).map(|v| v.name.as_str())
+    }
+
+    /// The variant of an experiment this context is assigned, if the experiment is active
+    /// and the context has its bucket key.
+    pub fn variant(&self, experiment: &str, ctx: &EvaluationContext) -> Option<&str> {
+        let t = self.table();
+        let e = &t.experiments[t.experiment_index(experiment)?];
+        e.assign(ctx).map(|v| e.variants[v].name.as_str())
+    }
+}

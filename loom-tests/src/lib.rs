@@ -1,0 +1,1 @@
+//! Loom models of the publication protocol (run with `make loom`).
