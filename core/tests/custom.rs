@@ -1,0 +1,156 @@
+//! Custom constraints: every operator, missing attributes, numbers and semver precedence.
+
+mod common;
+
+use vexil_core::{ConditionKind, Detail, EvaluationContext, Reason};
+
+fn flag(operator: &str, operand: &str) -> String {
+    format!(
+        "[features.f]\nenabled = true\n[features.f.conditions]\ncustom = [{{ attribute = \"a\", operator = \"{operator}\"{operand} }}]\n"
+    )
+}
+
+/// `(operator, operand, attribute value or None, expected)`.
+const CASES: &[(&str, &str, Option<&str>, bool)] = &[
+    ("equals", ", value = \"x\"", Some("x"), true),
+    ("equals", ", value = \"x\"", Some("y"), false),
+    ("equals", ", value = \"x\"", None, false),
+    ("not_equals", ", value = \"x\"", Some("y"), true),
+    ("not_equals", ", value = \"x\"", Some("x"), false),
+    ("not_equals", ", value = \"x\"", None, true),
+    ("in", ", values = [\"x\", \"y\"]", Some("y"), true),
+    ("in", ", values = [\"x\", \"y\"]", Some("z"), false),
+    ("in", ", values = [\"x\", \"y\"]", None, false),
+    ("not_in", ", values = [\"x\", \"y\"]", Some("z"), true),
+    ("not_in", ", values = [\"x\", \"y\"]", Some("x"), false),
+    ("not_in", ", values = [\"x\", \"y\"]", None, true),
+    ("exists", "", Some(""), true),
+    ("exists", "", None, false),
+    ("not_exists", "", None, true),
+    ("not_exists", "", Some("x"), false),
+    ("gt", ", value = 10", Some("10.5"), true),
+    ("gt", ", value = 10", Some("10"), false),
+    ("gt", ", value = 10", Some("ten"), false),
+    ("gt", ", value = 10", None, false),
+    ("gte", ", value = 10", Some("10"), true),
+    ("gte", ", value = 10", Some("9.99"), false),
+    ("lt", ", value = 2.5", Some("-1"), true),
+    ("lt", ", value = 2.5", Some("2.5"), false),
+    ("lte", ", value = 2.5", Some("2.5"), true),
+    ("lte", ", value = 2.5", Some("1e3"), false),
+    ("lte", ", value = 2.5", Some("NaN"), false),
+    ("starts_with", ", value = \"eu-\"", Some("eu-west"), true),
+    ("starts_with", ", value = \"eu-\"", Some("us-east"), false),
+    ("starts_with", ", value = \"eu-\"", None, false),
+    ("ends_with", ", value = \"-west\"", Some("eu-west"), true),
+    ("ends_with", ", value = \"-west\"", Some("eu-east"), false),
+    ("contains", ", value = \"u-w\"", Some("eu-west"), true),
+    ("contains", ", value = \"u-w\"", Some("eu-east"), false),
+    (
+        "semver_eq",
+        ", value = \"1.0.0\"",
+        Some("1.0.0+build.5"),
+        true,
+    ),
+    (
+        "semver_eq",
+        ", value = \"1.0.0\"",
+        Some("1.0.0-rc.1"),
+        false,
+    ),
+    ("semver_gt", ", value = \"1.0.0\"", Some("1.10.0"), true),
+    (
+        "semver_gt",
+        ", value = \"1.0.0\"",
+        Some("not-a-version"),
+        false,
+    ),
+    ("semver_gt", ", value = \"1.0.0\"", None, false),
+    ("semver_gte", ", value = \"2.1.0\"", Some("2.1.0"), true),
+    (
+        "semver_gte",
+        ", value = \"2.1.0\"",
+        Some("2.1.0-beta"),
+        false,
+    ),
+    (
+        "semver_lt",
+        ", value = \"1.0.0\"",
+        Some("1.0.0-alpha"),
+        true,
+    ),
+    ("semver_lt", ", value = \"1.0.0\"", Some("1.0.0"), false),
+    ("semver_lte", ", value = \"1.0.0\"", Some("1.0.0"), true),
+    ("semver_lte", ", value = \"1.0.0\"", Some("1.0.1"), false),
+];
+
+#[test]
+fn every_operator() {
+    for &(op, operand, value, expected) in CASES {
+        let t = common::table(&flag(op, operand));
+        let mut ctx = EvaluationContext::new("n");
+        if let Some(v) = value {
+            ctx.set_attribute("a", v);
+        }
+        let e = t.reader().explain_name("f", &ctx);
+        assert_eq!(e.enabled, expected, "{op}{operand} on {value:?}");
+        if !expected {
+            assert_eq!(e.reason, Reason::ConditionFailed);
+            assert_eq!(e.detail, Detail::Condition(ConditionKind::Custom(0)));
+        }
+    }
+}
+
+#[test]
+fn semver_precedence_chain() {
+    // 1.0.0-alpha < 1.0.0-alpha.1 < 1.0.0 < 1.10.0, and build metadata is ignored.
+    let chain = ["1.0.0-alpha", "1.0.0-alpha.1", "1.0.0", "1.10.0"];
+    for (i, lower) in chain.iter().enumerate() {
+        for (j, higher) in chain.iter().enumerate() {
+            let t = common::table(&flag("semver_lt", &format!(", value = \"{higher}\"")));
+            let ctx = EvaluationContext::new("n").with_attribute("a", *lower);
+            assert_eq!(
+                t.reader().check_name("f", &ctx),
+                i < j,
+                "{lower} < {higher} should be {}",
+                i < j
+            );
+        }
+    }
+    let t = common::table(&flag("semver_eq", ", value = \"1.0.0+a\""));
+    let ctx = EvaluationContext::new("n").with_attribute("a", "1.0.0+b");
+    assert!(
+        t.reader().check_name("f", &ctx),
+        "build metadata is ignored"
+    );
+}
+
+#[test]
+fn all_constraints_must_hold_and_the_first_failure_is_named() {
+    let t = common::table(
+        r#"
+[features.f]
+enabled = true
+[features.f.conditions]
+custom = [
+  { attribute = "region", operator = "in", values = ["eu-west", "eu-central"] },
+  { attribute = "client_version", operator = "semver_gte", value = "2.1.0" },
+]
+"#,
+    );
+    let r = t.reader();
+    let ctx = |region: &str, version: &str| {
+        EvaluationContext::new("n")
+            .with_attribute("region", region)
+            .with_attribute("client_version", version)
+    };
+    assert!(r.check_name("f", &ctx("eu-west", "2.1.0")));
+    assert_eq!(
+        r.explain_name("f", &ctx("us-east", "1.0.0")).detail,
+        Detail::Condition(ConditionKind::Custom(0))
+    );
+    assert_eq!(
+        r.explain_name("f", &ctx("eu-central", "2.0.9")).detail,
+        Detail::Condition(ConditionKind::Custom(1))
+    );
+}

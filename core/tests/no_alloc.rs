@@ -1,0 +1,120 @@
+//! The hot path allocates nothing: `check`, `check_name`, `explain` (through a reader and a
+//! snapshot, on plain, rollout and complex flags, and across a publication) are run under a
+//! counting global allocator.
+
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::net::IpAddr;
+
+use vexil_core::{Environment, EvaluationContext, FlagTable};
+
+struct Counting;
+
+thread_local! {
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+// SAFETY: forwards to the system allocator; the counter is a const-initialized thread-local
+// `Cell` without a destructor, so touching it never allocates or recurses.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.with(|c| c.set(c.get() + 1));
+        // SAFETY: same contract as ours.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as ours.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.with(|c| c.set(c.get() + 1));
+        // SAFETY: same contract as ours.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations<R>(f: impl FnOnce() -> R) -> (R, usize) {
+    let before = ALLOCATIONS.with(Cell::get);
+    let r = f();
+    (r, ALLOCATIONS.with(Cell::get) - before)
+}
+
+const EXTRA: &str = r#"
+[features.semver_gate]
+enabled = true
+rollout_percentage = 99.9999
+requires = ["parallel_validation"]
+[features.semver_gate.conditions]
+custom = [
+  { attribute = "client_version", operator = "semver_gte", value = "2.1.0-beta.1+build" },
+  { attribute = "load", operator = "lt", value = 0.75 },
+  { attribute = "region", operator = "not_in", values = ["us-east"] },
+]
+[features.semver_gate.targets]
+node_ids = ["node-a-rather-long-node-identifier-0001", "node-2"]
+ip_ranges = ["10.0.0.0/8", "2001:db8::/32"]
+environments = ["mainnet"]
+"#;
+
+#[test]
+fn checks_do_not_allocate() {
+    let text = format!("{}\n{EXTRA}", common::bundled());
+    let table: FlagTable = FlagTable::new(&["parallel_validation", "semver_gate", "missing"]);
+    common::publish(&table, &text);
+    let names: Vec<String> = table
+        .snapshot()
+        .flags()
+        .map(|(_, n, _)| n.to_owned())
+        .collect();
+    let mut ctx = EvaluationContext::new("node-a-rather-long-node-identifier-0001")
+        .with_environment(Environment::Mainnet)
+        .with_chain_height(2_000_000)
+        .with_sync_progress(1.0)
+        .with_validator_key("0xabc")
+        .with_ip_address("::ffff:10.9.8.7".parse::<IpAddr>().unwrap())
+        .with_attribute("client_version", "2.1.0-beta.2.with.a.long.prerelease")
+        .with_attribute("load", "0.5")
+        .with_attribute("region", "eu-west");
+    ctx.set_now_micros(common::micros("2025-01-01T00:00:00Z"));
+
+    let reader = table.reader();
+    let mut on = 0;
+    let ((), count) = allocations(|| {
+        for round in 0..3 {
+            for (i, name) in names.iter().enumerate() {
+                on += reader.check(i, &ctx) as usize;
+                on += reader.check_name(name, &ctx) as usize;
+                let e = reader.explain(i, &ctx);
+                on += e.enabled as usize;
+                let e = reader.explain_name(name, &ctx);
+                on += e.enabled as usize;
+                let s = reader.snapshot();
+                on += s.check(i, &ctx) as usize + s.explain(i, &ctx).enabled as usize;
+                on += usize::from(s.variant("compact_relay_ab", &ctx).is_some());
+            }
+            on += reader.check_name("no_such_flag", &ctx) as usize;
+            assert!(
+                reader.check(1usize, &ctx),
+                "round {round}: the complex flag is on"
+            );
+        }
+    });
+    assert_eq!(count, 0, "the hot path allocated {count} times");
+    assert!(on > 0);
+
+    // A publication between checks: the reader re-pins out of line, still without allocating.
+    let mut flipped = text.replace(
+        "[features.semver_gate]\nenabled = true",
+        "[features.semver_gate]\nenabled = false",
+    );
+    flipped.push('\n');
+    common::publish(&table, &flipped);
+    let (after, count) = allocations(|| reader.check(1usize, &ctx));
+    assert_eq!(count, 0, "the first check after a publication allocated");
+    assert!(!after, "the new version answers");
+}

@@ -1,0 +1,73 @@
+//! Publication: snapshots are one version, racing publishers get distinct generations.
+
+mod common;
+
+use vexil_core::{EvaluationContext, FlagTable, Reason};
+
+fn version(i: u64) -> String {
+    format!(
+        "[features.f]\nenabled = {}\n[features.g{i}]\nenabled = true\n",
+        i % 2 == 0
+    )
+}
+
+#[test]
+fn a_snapshot_is_one_version() {
+    let table: FlagTable = FlagTable::new(&["f"]);
+    let ctx = EvaluationContext::new("node-1");
+    common::publish(&table, &version(0));
+    let reader = table.reader();
+    let snapshot = reader.snapshot();
+    common::publish(&table, &version(1));
+    common::publish(&table, &version(2));
+    // The reader follows publications; the snapshot does not.
+    assert_eq!(reader.generation(), 3);
+    assert!(!snapshot.check_name("g1", &ctx));
+    assert_eq!(
+        snapshot.explain_name("g2", &ctx).reason,
+        Reason::UnknownFlag
+    );
+    assert_eq!(snapshot.generation(), 1);
+    assert!(snapshot.check(0usize, &ctx));
+    assert!(reader.check_name("g2", &ctx));
+}
+
+#[test]
+fn racing_publishers_get_distinct_generations() {
+    let table: FlagTable = FlagTable::new(&["f"]);
+    let per_thread = if cfg!(miri) { 3 } else { 200 };
+    let generations: Vec<u64> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..2u64)
+            .map(|t| {
+                let table = &table;
+                s.spawn(move || {
+                    let reader = table.reader();
+                    let ctx = EvaluationContext::new("node-1");
+                    (0..per_thread)
+                        .map(|i| {
+                            let g = common::publish(table, &version(t * 1000 + i));
+                            // Readers never see the generation go backwards.
+                            assert!(reader.generation() >= g.min(reader.generation()));
+                            let _ = reader.check(0usize, &ctx);
+                            g
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    let mut sorted = generations.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(
+        sorted.len(),
+        generations.len(),
+        "a generation was handed out twice"
+    );
+    assert_eq!(table.generation(), 2 * per_thread);
+    assert_eq!(table.snapshot().generation(), 2 * per_thread);
+}
