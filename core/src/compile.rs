@@ -599,6 +599,9 @@ fn compile_flag(
     diags: &mut Diagnostics,
 ) -> FlagData {
     let scope = Scope::Feature(name.to_owned());
+    if name.is_empty() {
+        diags.error(&scope, "", "a flag name must not be empty".to_owned());
+    }
     let ppm = flag
         .rollout_percentage
         .map(|p| check_percentage(p, diags, &scope, "rollout_percentage"));
