@@ -1,1 +1,8 @@
-fn main() {}
+//! Flag ids for the bundled configuration, generated the way any application would.
+
+fn main() {
+    let config = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/features.toml");
+    if let Err(e) = vexil::codegen::generate(&config) {
+        panic!("{e}");
+    }
+}

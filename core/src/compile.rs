@@ -174,7 +174,7 @@ pub struct CompiledTable<const N: usize> {
 impl<const N: usize> fmt::Debug for CompiledTable<N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CompiledTable")
-            .field("flags", &self.inner.slots.len())
+            .field("flags", &self.inner.flags.len())
             .field("experiments", &self.inner.experiments.len())
             .finish()
     }
@@ -189,12 +189,12 @@ impl<const N: usize> CompiledTable<N> {
 
     /// The number of slots in use (compiled-in flags plus flags only in the file).
     pub fn len(&self) -> usize {
-        self.inner.slots.len()
+        self.inner.flags.len()
     }
 
     /// Whether no slot is in use.
     pub fn is_empty(&self) -> bool {
-        self.inner.slots.is_empty()
+        self.inner.flags.is_empty()
     }
 }
 
@@ -211,7 +211,10 @@ pub struct Compiled<const N: usize> {
 pub(crate) struct Table<const N: usize> {
     pub(crate) generation: u64,
     pub(crate) digest: [u8; 32],
-    pub(crate) slots: heapless::Vec<Slot, N>,
+    /// Every slot of the capacity: a check's bounds check is against the constant `N`, and
+    /// slots past the configuration's flags are `Unknown`.
+    pub(crate) slots: [Slot; N],
+    /// The slots in use: compiled-in flags, then flags only in the configuration.
     pub(crate) flags: Vec<FlagData>,
     /// `(key_hash(name), slot)`, sorted: name lookup without allocation.
     pub(crate) by_name: Vec<(u64, u32)>,
@@ -226,22 +229,31 @@ pub(crate) struct Slot {
     pub(crate) threshold: u64,
 }
 
-/// What a check can decide from the slot alone.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+impl Slot {
+    const UNKNOWN: Slot = Slot {
+        kind: Kind::Unknown,
+        salt: 0,
+        threshold: 0,
+    };
+}
+
+/// What a check can decide from the slot alone. Ordered so that the answers that need no
+/// context are two range tests: `kind <= Full` is on, `kind <= Disabled` is decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 #[repr(u8)]
 pub(crate) enum Kind {
-    /// Not defined by the configuration.
-    Unknown,
-    /// `enabled = false`.
-    Disabled,
     /// On for everybody, no rollout.
-    Enabled,
+    Enabled = 0,
     /// On for everybody through a 100 % rollout.
-    Full,
+    Full = 1,
+    /// Not defined by the configuration.
+    Unknown = 2,
+    /// `enabled = false`.
+    Disabled = 3,
     /// A partial rollout on `node_id`, nothing else: `bucket < threshold`.
-    Rollout,
+    Rollout = 4,
     /// Anything else: the full evaluation.
-    Complex,
+    Complex = 5,
 }
 
 pub(crate) struct FlagData {
@@ -510,10 +522,9 @@ pub fn compile<const N: usize>(
         return Err(diags);
     }
 
-    let mut slots = heapless::Vec::<Slot, N>::new();
-    for f in &flags {
-        // Capacity was checked above.
-        let _ = slots.push(slot_for(f));
+    let mut slots = [Slot::UNKNOWN; N];
+    for (slot, f) in slots.iter_mut().zip(&flags) {
+        *slot = slot_for(f);
     }
     let mut by_name: Vec<(u64, u32)> = slot_names
         .iter()

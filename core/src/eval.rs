@@ -153,15 +153,16 @@ impl<const N: usize> Table<N> {
         let Some(s) = self.slots.get(slot) else {
             return false;
         };
-        match s.kind {
-            Kind::Unknown | Kind::Disabled => false,
-            Kind::Enabled | Kind::Full => true,
-            Kind::Rollout => match ctx.node_key() {
+        if s.kind <= Kind::Disabled {
+            return s.kind <= Kind::Full;
+        }
+        if s.kind == Kind::Rollout {
+            return match ctx.node_key() {
                 Some(key) => bucketing::bucket(key, s.salt) < s.threshold,
                 None => false,
-            },
-            Kind::Complex => self.check_complex(slot, ctx),
+            };
         }
+        self.check_complex(slot, ctx)
     }
 
     #[cold]

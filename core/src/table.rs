@@ -386,7 +386,7 @@ impl<'a, const N: usize> Snapshot<'a, N> {
 
     /// The number of slots (compiled-in flags plus flags only in the file).
     pub fn len(&self) -> usize {
-        self.table().slots.len()
+        self.table().flags.len()
     }
 
     /// Whether the table has no slot.

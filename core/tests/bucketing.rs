@@ -187,20 +187,51 @@ fn rollout_shares_are_within_four_sigma() {
 
 #[test]
 fn flags_are_independent() {
-    let table = rollout_table(&[("first_ten", 10.0), ("second_ten", 10.0)]);
-    let reader = table.reader();
-    let both = contexts()
+    // Pairs of 10 % flags, including near-identical names (the realistic risk).
+    let pairs = [
+        ("first_ten", "second_ten"),
+        ("flag_1", "flag_2"),
+        ("a", "b"),
+        ("x", "x_"),
+    ];
+    let flags: Vec<(&str, f64)> = pairs
         .iter()
-        .filter(|c| reader.check_name("first_ten", c) && reader.check_name("second_ten", c))
+        .flat_map(|&(a, b)| [(a, 10.0), (b, 10.0)])
+        .collect();
+    let table = rollout_table(&flags);
+    let reader = table.reader();
+    let ctxs = contexts();
+    let n = N as f64;
+    let sigma = (n * 0.01 * 0.99).sqrt();
+    for (a, b) in pairs {
+        let both = ctxs
+            .iter()
+            .filter(|c| reader.check_name(a, c) && reader.check_name(b, c))
+            .count() as f64;
+        assert!(
+            (both - n * 0.01).abs() <= 4.0 * sigma,
+            "10 % flags `{a}` and `{b}` overlap on {both} of {N}, expected {} ± {}",
+            n * 0.01,
+            4.0 * sigma
+        );
+    }
+}
+
+#[test]
+fn rollout_and_experiment_domains_are_independent() {
+    let rollout = bucketing::salt_hash(Domain::Rollout, "same_name");
+    let experiment = bucketing::salt_hash(Domain::Experiment, "same_name");
+    let ppm = bucketing::percentage_to_ppm(10.0).unwrap();
+    let both = (0..N)
+        .filter_map(|i| bucketing::key_hash(&format!("node-{i}")))
+        .filter(|&k| {
+            bucketing::in_rollout(Some(k), rollout, ppm)
+                && bucketing::in_rollout(Some(k), experiment, ppm)
+        })
         .count() as f64;
     let n = N as f64;
     let sigma = (n * 0.01 * 0.99).sqrt();
-    assert!(
-        (both - n * 0.01).abs() <= 4.0 * sigma,
-        "two 10 % flags overlap on {both} of {N}, expected {} ± {}",
-        n * 0.01,
-        4.0 * sigma
-    );
+    assert!((both - n * 0.01).abs() <= 4.0 * sigma, "overlap {both}");
 }
 
 #[test]
