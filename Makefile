@@ -1,0 +1,41 @@
+# Vexil: the two quick-start targets are `make run` and `make test`; `make ci` is what CI runs.
+CARGO ?= cargo
+JOBS ?= 2
+NOSTD_TARGET ?= thumbv7em-none-eabihf
+
+.PHONY: run test bench loom ci fmt-check clippy doc nostd bench-build
+
+## The main job: evaluate the bundled config/features.toml for a simulated fleet.
+run:
+	$(CARGO) run -q -j$(JOBS) -p vexil --example fleet -- config/features.toml
+
+## Every test of the workspace.
+test:
+	$(CARGO) test -j$(JOBS) --workspace
+
+## The criterion benchmarks (numbers go to BENCHMARKS.md).
+bench:
+	$(CARGO) bench -j$(JOBS) -p vexil-benches
+
+## Loom models of the publication protocol (small models, release build, own target dir).
+loom:
+	RUSTFLAGS="--cfg vexil_loom --cfg crossbeam_loom" LOOM_MAX_PREEMPTIONS=2 \
+		CARGO_TARGET_DIR=target/loom $(CARGO) test -j$(JOBS) --release -p vexil-loom-tests
+
+fmt-check:
+	$(CARGO) fmt --all -- --check
+
+clippy:
+	$(CARGO) clippy -j$(JOBS) --workspace --all-targets -- -D warnings
+
+doc:
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc -j$(JOBS) --workspace --no-deps
+
+## The no_std core for a bare-metal target (no 64-bit atomics: portable-atomic's fallback).
+nostd:
+	$(CARGO) build -j$(JOBS) -p vexil-core --no-default-features --target $(NOSTD_TARGET)
+
+bench-build:
+	$(CARGO) bench -j$(JOBS) -p vexil-benches --no-run
+
+ci: fmt-check clippy doc test nostd bench-build
