@@ -18,7 +18,7 @@
 //!   (all the flags consulted while importing one block) go through one
 //!   [`Snapshot`](crate::Snapshot): `let s = reader.snapshot();` then `s.check(..)` for each.
 //! * **Idle threads.** A reader that stops checking still holds its pin; call
-//!   [`Reader::quiesce`](crate::Reader::quiesce) before a long sleep, or drop it.
+//!   [`Reader::quiesce`](crate::ReaderOf::quiesce) before a long sleep, or drop it.
 //! * **Identity.** Each publication gets the next generation; the publisher may attach the
 //!   SHA-256 of its source file ([`CompiledTable::set_digest`](crate::CompiledTable::set_digest)),
 //!   so an operator can prove which version a node answers from.

@@ -27,7 +27,7 @@
 //! assert!(flags.check_name("parallel_validation", &ctx));
 //! ```
 //!
-//! The hot path ([`Reader::check`]) never allocates, locks, blocks or formats: it is one
+//! The hot path ([`ReaderOf::check`]) never allocates, locks, blocks or formats: it is one
 //! acquire load of the table pointer, a bounds-checked slot read and, for a percentage
 //! rollout, one wyhash mix of the context's precomputed key hash with the flag's salt.
 //! See [`docs`] for how publication, readers and snapshots fit together.
@@ -52,7 +52,7 @@ pub use compile::{compile, CompiledTable, Diagnostic, Diagnostics, Scope, Severi
 pub use context::{Attribute, EvaluationContext};
 pub use eval::{ConditionKind, Detail, Evaluation, Reason, TargetKind};
 pub use model::Environment;
-pub use table::{FlagTable, Reader, Snapshot, DEFAULT_CAPACITY};
+pub use table::{ArcReader, FlagTable, Reader, ReaderOf, Snapshot, DEFAULT_CAPACITY};
 
 /// A value that names a flag slot in a [`FlagTable`].
 ///

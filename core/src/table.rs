@@ -18,10 +18,12 @@
 
 use alloc::boxed::Box;
 use alloc::string::{String, ToString};
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::cell::Cell;
 use core::fmt;
 use core::marker::PhantomData;
+use core::ops::Deref;
 
 use crossbeam_epoch::{Collector, Guard, LocalHandle};
 
@@ -146,15 +148,13 @@ impl<const N: usize> FlagTable<N> {
 
     /// A per-thread reader: the fast way to check flags (see [`Reader`]).
     pub fn reader(&self) -> Reader<'_, N> {
-        let handle = self.collector.register();
-        let guard = handle.pin();
-        let seen = self.current.load(Ordering::Acquire);
-        Reader {
-            guard: Cell::new(Some(guard)),
-            handle,
-            table: self,
-            seen: Cell::new(seen),
-        }
+        ReaderOf::new(self)
+    }
+
+    /// A per-thread reader that owns a reference to a shared table, for readers kept in
+    /// thread-locals or other `'static` places.
+    pub fn arc_reader(self: &Arc<Self>) -> ArcReader<N> {
+        ReaderOf::new(Arc::clone(self))
     }
 
     /// A snapshot of the current table for a one-off unit of work. This registers with the
@@ -216,17 +216,25 @@ unsafe impl<T: Send> Send for SendPtr<T> {}
 ///
 /// A pinned reader holds back reclamation of tables retired after it last checked. It catches
 /// up on its next check, so a thread that stops checking for a long time while publications go
-/// on should [`quiesce`](Reader::quiesce) (or drop) its reader.
-pub struct Reader<'a, const N: usize = DEFAULT_CAPACITY> {
-    // Field order: the guard is dropped before the handle.
+/// on should [`quiesce`](ReaderOf::quiesce) (or drop) its reader.
+///
+/// `T` is how the reader holds its table: a borrow ([`Reader`]) or an `Arc` ([`ArcReader`]).
+pub struct ReaderOf<T: Deref<Target = FlagTable<N>>, const N: usize> {
+    // Field order: the guard is dropped before the handle, and both before the table.
     guard: Cell<Option<Guard>>,
     handle: LocalHandle,
-    table: &'a FlagTable<N>,
     /// The last table pointer this reader saw.
     seen: Cell<*const Table<N>>,
+    table: T,
 }
 
-impl<const N: usize> fmt::Debug for Reader<'_, N> {
+/// A reader that borrows its table.
+pub type Reader<'a, const N: usize = DEFAULT_CAPACITY> = ReaderOf<&'a FlagTable<N>, N>;
+
+/// A reader that shares ownership of its table.
+pub type ArcReader<const N: usize = DEFAULT_CAPACITY> = ReaderOf<Arc<FlagTable<N>>, N>;
+
+impl<T: Deref<Target = FlagTable<N>>, const N: usize> fmt::Debug for ReaderOf<T, N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Reader")
             .field("generation", &self.generation())
@@ -234,7 +242,24 @@ impl<const N: usize> fmt::Debug for Reader<'_, N> {
     }
 }
 
-impl<'a, const N: usize> Reader<'a, N> {
+impl<T: Deref<Target = FlagTable<N>>, const N: usize> ReaderOf<T, N> {
+    fn new(table: T) -> Self {
+        let handle = table.collector.register();
+        let guard = handle.pin();
+        let seen = table.current.load(Ordering::Acquire);
+        ReaderOf {
+            guard: Cell::new(Some(guard)),
+            handle,
+            seen: Cell::new(seen),
+            table,
+        }
+    }
+
+    /// The table this reader checks against.
+    pub fn table(&self) -> &FlagTable<N> {
+        &self.table
+    }
+
     #[inline(always)]
     fn current(&self) -> &Table<N> {
         let mut p: *const Table<N> = self.table.current.load(Ordering::Acquire);
@@ -242,7 +267,7 @@ impl<'a, const N: usize> Reader<'a, N> {
             p = self.advance();
         }
         // SAFETY: `p` was loaded while this reader is pinned (its guard is pinned from
-        // `reader()` on and only ever re-pinned inside `advance`, which loads afresh after
+        // `new()` on and only ever re-pinned inside `advance`, which loads afresh after
         // re-pinning). A table loaded under a pin is freed only after that pin moves on twice,
         // which cannot happen while `&self` is borrowed: re-pinning needs another call.
         unsafe { &*p }
@@ -272,7 +297,7 @@ impl<'a, const N: usize> Reader<'a, N> {
         self.current().check(flag.index(), ctx)
     }
 
-    /// [`check`](Reader::check) by name, for flags the binary was not built with. A name lookup
+    /// [`check`](ReaderOf::check) by name, for flags the binary was not built with. A name lookup
     /// (hash + binary search), no allocation.
     #[inline]
     pub fn check_name(&self, name: &str, ctx: &EvaluationContext) -> bool {
@@ -285,7 +310,7 @@ impl<'a, const N: usize> Reader<'a, N> {
         self.current().explain(flag.index(), ctx)
     }
 
-    /// [`explain`](Reader::explain) by name.
+    /// [`explain`](ReaderOf::explain) by name.
     pub fn explain_name(&self, name: &str, ctx: &EvaluationContext) -> Evaluation {
         let table = self.current();
         table.explain(table.lookup(name).unwrap_or(usize::MAX), ctx)
@@ -297,7 +322,7 @@ impl<'a, const N: usize> Reader<'a, N> {
     }
 
     /// A snapshot: several checks answered from one version. Cheap (a nested pin, no fence).
-    pub fn snapshot(&self) -> Snapshot<'a, N> {
+    pub fn snapshot(&self) -> Snapshot<'_, N> {
         // `current()` first, so that a fresh publication is observed before pinning.
         let _ = self.current();
         Snapshot::new(&self.table.current, self.handle.pin())

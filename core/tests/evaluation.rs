@@ -359,7 +359,7 @@ fn step_four_experiment_override_and_the_kill_switch() {
             ),
         ],
     );
-    let s = t.reader().snapshot();
+    let s = t.snapshot();
     assert_eq!(s.experiment_name(0), Some("everyone"));
     assert_eq!(s.variant_name(0, 0), Some("treatment"));
     assert_eq!(

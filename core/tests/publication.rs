@@ -71,3 +71,31 @@ fn racing_publishers_get_distinct_generations() {
     assert_eq!(table.generation(), 2 * per_thread);
     assert_eq!(table.snapshot().generation(), 2 * per_thread);
 }
+
+#[test]
+fn an_arc_reader_lives_on_another_thread() {
+    let table: std::sync::Arc<FlagTable> = std::sync::Arc::new(FlagTable::new(&["f"]));
+    common::publish(&table, &version(0));
+    let (to_reader, from_main) = std::sync::mpsc::channel::<u64>();
+    let (to_main, from_reader) = std::sync::mpsc::channel::<bool>();
+    let worker = {
+        let table = std::sync::Arc::clone(&table);
+        std::thread::spawn(move || {
+            // 'static: the reader owns a reference to the table.
+            let reader = table.arc_reader();
+            drop(table);
+            let ctx = EvaluationContext::new("node-1");
+            while let Ok(generation) = from_main.recv() {
+                assert_eq!(reader.generation(), generation);
+                to_main.send(reader.check(0usize, &ctx)).unwrap();
+            }
+        })
+    };
+    for i in 0..4u64 {
+        let generation = common::publish(&table, &version(i + 1));
+        to_reader.send(generation).unwrap();
+        assert_eq!(from_reader.recv().unwrap(), (i + 1) % 2 == 0);
+    }
+    drop(to_reader);
+    worker.join().unwrap();
+}
