@@ -9,7 +9,7 @@ use vexil::FlagTable;
 pub fn bench_table(extra: &str) -> FlagTable {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../config/features.toml");
     let text = std::fs::read_to_string(path).expect("bundled config") + extra;
-    let config = vexil::load::parse(&text, path).expect("bench config parses");
+    let config = vexil::validate::parse_config(&text, path).expect("bench config parses");
     let table = FlagTable::new(&FlagId::NAMES);
     let compiled = table.compile(&config).expect("bench config compiles");
     table.publish(compiled.table);

@@ -44,7 +44,7 @@ fn main() -> ExitCode {
         .unwrap_or_else(|| "config/features.toml".to_owned());
     let nodes: usize = args.next().and_then(|n| n.parse().ok()).unwrap_or(1_000);
 
-    let config = match vexil::load::read(&path) {
+    let config = match vexil::validate::read_config(&path) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");

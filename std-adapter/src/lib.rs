@@ -4,13 +4,14 @@
 //!
 //! * [`codegen`] — build-time `enum FlagId` from a configuration file, for any crate's
 //!   `build.rs`;
-//! * [`load`] — reading a configuration file, with `FILE:LINE:COLUMN` errors;
+//! * [`validate`] — reading and validating a configuration file: every problem at once, each
+//!   as `FILE:LINE:COLUMN: error: MESSAGE` naming the flag and field;
 //! * [`now`] — the clock the core does not have.
 //!
 //! ```
 //! use vexil::{EvaluationContext, FlagTable};
 //!
-//! let config = vexil::load::parse("[features.parallel_validation]\nenabled = true\n", "inline.toml")?;
+//! let config = vexil::validate::parse_config("[features.parallel_validation]\nenabled = true\n", "inline.toml")?;
 //! let table: FlagTable = FlagTable::new(&["parallel_validation"]);
 //! table.publish(table.compile(&config)?.table);
 //! let flags = table.reader();
@@ -21,7 +22,7 @@
 #![deny(unsafe_code)]
 
 pub mod codegen;
-pub mod load;
+pub mod validate;
 
 pub use vexil_core::*;
 

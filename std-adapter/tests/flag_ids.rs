@@ -6,7 +6,7 @@ use vexil::{Environment, EvaluationContext, FlagTable, Reason};
 
 fn bundled_table() -> FlagTable {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../config/features.toml");
-    let config = vexil::load::read(path).unwrap();
+    let config = vexil::validate::read_config(path).unwrap();
     let flags = FlagTable::new(&FlagId::NAMES);
     let compiled = flags.compile(&config).unwrap();
     assert!(compiled.warnings.is_empty(), "{:?}", compiled.warnings);
@@ -62,7 +62,7 @@ fn generated_enum_lists_every_flag() {
 #[test]
 fn flags_the_binary_was_not_built_with_are_reachable_by_name() {
     let table: FlagTable = FlagTable::new(&FlagId::NAMES);
-    let config = vexil::load::parse(
+    let config = vexil::validate::parse_config(
         "[features.parallel_validation]\nenabled = true\n[features.hotfix_42]\nenabled = true\n",
         "runtime.toml",
     )

@@ -1,0 +1,565 @@
+//! Validation: every problem of a configuration file at once, each with file, line, column,
+//! flag and field (SPEC section 3).
+//!
+//! 1. Limits: the file must exist, be at most [`Limits::max_file_size`] bytes and not be empty;
+//!    tables and arrays may nest at most [`Limits::max_depth`] deep.
+//! 2. Syntax: the TOML parser recovers after an error, so every syntax error is reported.
+//! 3. Types and fields: each flag and experiment is deserialized on its own, so a typo in one
+//!    flag does not hide the problems of the next; an unknown field (`enabeld`), a wrong type,
+//!    an offset-less date-time, an unknown environment or operator is reported at its key.
+//! 4. Semantics: the core compiler's rules (ranges, CIDRs, prerequisites, experiments,
+//!    capacity, ...), each pointed at the key it is about.
+//!
+//! Warnings (valid, but reported): a compiled-in flag missing from the file, a flag in the
+//! file that the binary was not built with, a CIDR with host bits set.
+
+use std::fmt;
+use std::ops::Range;
+use std::path::Path;
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use toml::de::{DeTable, DeValue, ValueDeserializer};
+use toml::Spanned;
+use vexil_core::compile::{Compiled, CompiledTable};
+use vexil_core::model::{Config, Experiment, FeatureFlag};
+use vexil_core::{Diagnostic, Scope, Severity};
+
+/// Size and shape limits of a configuration file.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// The largest file accepted, in bytes (default 1 MiB).
+    pub max_file_size: u64,
+    /// How deep tables and arrays may nest (default 10; the deepest valid key,
+    /// `features.NAME.conditions.custom[i].values[j]`, is 6).
+    pub max_depth: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_file_size: 1024 * 1024,
+            max_depth: 10,
+        }
+    }
+}
+
+/// One problem of a file, with its position.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// The file, as given.
+    pub file: String,
+    /// 1-based line (0 when the problem is the file as a whole).
+    pub line: usize,
+    /// 1-based column in characters (0 when the problem is the file as a whole).
+    pub column: usize,
+    /// Error or warning.
+    pub severity: Severity,
+    /// The flag the problem is about.
+    pub flag: Option<String>,
+    /// The experiment the problem is about.
+    pub experiment: Option<String>,
+    /// The field inside the flag or experiment (`targets.ip_ranges[0]`).
+    pub field: Option<String>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl Problem {
+    fn whole_file(file: &str, message: String) -> Problem {
+        Problem {
+            file: file.to_owned(),
+            line: 0,
+            column: 0,
+            severity: Severity::Error,
+            flag: None,
+            experiment: None,
+            field: None,
+            message,
+        }
+    }
+
+    /// Whether this is an error (the file is rejected).
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}: ",
+            self.file,
+            self.line,
+            self.column,
+            self.severity.as_str()
+        )?;
+        match (&self.flag, &self.experiment, &self.field) {
+            (Some(flag), _, Some(field)) => write!(f, "flag `{flag}`, field `{field}`: ")?,
+            (Some(flag), _, None) => write!(f, "flag `{flag}`: ")?,
+            (None, Some(e), Some(field)) => write!(f, "experiment `{e}`, field `{field}`: ")?,
+            (None, Some(e), None) => write!(f, "experiment `{e}`: ")?,
+            (None, None, Some(field)) => write!(f, "`{field}`: ")?,
+            (None, None, None) => {}
+        }
+        f.write_str(&self.message)
+    }
+}
+
+/// The problems of a rejected file (errors first, then warnings).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejected(pub Vec<Problem>);
+
+impl Rejected {
+    /// The errors.
+    pub fn errors(&self) -> impl Iterator<Item = &Problem> {
+        self.0.iter().filter(|p| p.is_error())
+    }
+}
+
+impl fmt::Display for Rejected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, p) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Rejected {}
+
+/// A valid configuration: the model, its compiled table and its identity.
+#[derive(Debug)]
+pub struct Validated<const N: usize> {
+    /// The configuration.
+    pub config: Config,
+    /// The compiled table, its digest set, ready to publish.
+    pub table: CompiledTable<N>,
+    /// SHA-256 of the file's bytes.
+    pub sha256: [u8; 32],
+    /// Warnings.
+    pub warnings: Vec<Problem>,
+}
+
+/// SHA-256 of some bytes.
+pub fn sha256(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}
+
+/// Lowercase hex of a digest.
+pub fn hex(digest: &[u8; 32]) -> String {
+    use std::fmt::Write as _;
+    digest.iter().fold(String::with_capacity(64), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// Reads and validates a file.
+pub fn validate_file<const N: usize>(
+    path: &Path,
+    known: &[&str],
+    limits: &Limits,
+) -> Result<Validated<N>, Rejected> {
+    let file = path.display().to_string();
+    let bytes =
+        read_limited(path, limits).map_err(|m| Rejected(vec![Problem::whole_file(&file, m)]))?;
+    validate_bytes(&bytes, &file, known, limits)
+}
+
+/// Reads a file, refusing more than the size limit (checked on the bytes read, so a file that
+/// grows while it is read is still bounded).
+pub fn read_limited(path: &Path, limits: &Limits) -> Result<Vec<u8>, String> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read: {e}"))?;
+    let mut bytes = Vec::new();
+    file.take(limits.max_file_size + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read: {e}"))?;
+    if bytes.len() as u64 > limits.max_file_size {
+        return Err(format!(
+            "the file is larger than the limit of {} bytes",
+            limits.max_file_size
+        ));
+    }
+    Ok(bytes)
+}
+
+/// Validates the bytes of a file; `file` names it in problems.
+pub fn validate_bytes<const N: usize>(
+    bytes: &[u8],
+    file: &str,
+    known: &[&str],
+    limits: &Limits,
+) -> Result<Validated<N>, Rejected> {
+    let whole = |m: String| Rejected(vec![Problem::whole_file(file, m)]);
+    if bytes.len() as u64 > limits.max_file_size {
+        return Err(whole(format!(
+            "the file is {} bytes, more than the limit of {}",
+            bytes.len(),
+            limits.max_file_size
+        )));
+    }
+    let text =
+        std::str::from_utf8(bytes).map_err(|e| whole(format!("the file is not UTF-8: {e}")))?;
+    if text.trim().is_empty() {
+        return Err(whole("the file is empty".to_owned()));
+    }
+    let mut v = Validator {
+        file,
+        text,
+        problems: Vec::new(),
+    };
+    let (root, syntax) = DeTable::parse_recoverable(text);
+    for e in syntax {
+        v.at(
+            e.span().unwrap_or(0..0),
+            Severity::Error,
+            None,
+            None,
+            e.message().trim_end().to_owned(),
+        );
+    }
+    if v.has_errors() {
+        return Err(v.finish());
+    }
+    v.check_depth(root.get_ref(), limits.max_depth);
+    if v.has_errors() {
+        return Err(v.finish());
+    }
+    let config = v.deserialize(&root);
+    if config.features.is_empty() && config.experiments.is_empty() && !v.has_errors() {
+        v.problems.push(Problem::whole_file(
+            file,
+            "the file defines no flags (only comments or empty tables); an empty configuration \
+             would turn every flag off"
+                .to_owned(),
+        ));
+    }
+    let compiled: Option<Compiled<N>> = match vexil_core::compile::<N>(&config, known) {
+        Ok(c) => {
+            for w in &c.warnings {
+                v.diagnostic(&root, w);
+            }
+            Some(c)
+        }
+        Err(diags) => {
+            for d in &diags.0 {
+                v.diagnostic(&root, d);
+            }
+            None
+        }
+    };
+    match compiled {
+        Some(c) if !v.has_errors() => {
+            let digest = sha256(bytes);
+            let mut table = c.table;
+            table.set_digest(digest);
+            let warnings = v.problems;
+            Ok(Validated {
+                config,
+                table,
+                sha256: digest,
+                warnings,
+            })
+        }
+        _ => Err(v.finish()),
+    }
+}
+
+struct Validator<'a> {
+    file: &'a str,
+    text: &'a str,
+    problems: Vec<Problem>,
+}
+
+impl Validator<'_> {
+    fn has_errors(&self) -> bool {
+        self.problems.iter().any(Problem::is_error)
+    }
+
+    fn finish(mut self) -> Rejected {
+        // Errors first, each group in file order.
+        self.problems
+            .sort_by_key(|p| (p.severity != Severity::Error, p.line, p.column));
+        Rejected(self.problems)
+    }
+
+    fn at(
+        &mut self,
+        span: Range<usize>,
+        severity: Severity,
+        scope: Option<&Scope>,
+        field: Option<String>,
+        message: String,
+    ) {
+        let (line, column) = line_column(self.text, span.start);
+        let (flag, experiment) = match scope {
+            Some(Scope::Feature(f)) => (Some(f.clone()), None),
+            Some(Scope::Experiment(e)) => (None, Some(e.clone())),
+            _ => (None, None),
+        };
+        self.problems.push(Problem {
+            file: self.file.to_owned(),
+            line,
+            column,
+            severity,
+            flag,
+            experiment,
+            field: field.filter(|f| !f.is_empty()),
+            message,
+        });
+    }
+
+    /// Reports tables and arrays nested deeper than `max`, naming the flag or experiment.
+    fn check_depth(&mut self, root: &DeTable<'_>, max: usize) {
+        for (section, value) in root {
+            let DeValue::Table(items) = value.get_ref() else {
+                continue;
+            };
+            for (name, item) in items {
+                let scope = match section.get_ref().as_ref() {
+                    "features" => Some(Scope::Feature(name.get_ref().to_string())),
+                    "experiments" => Some(Scope::Experiment(name.get_ref().to_string())),
+                    _ => None,
+                };
+                self.check_value_depth(item, item, 3, max, scope.as_ref());
+            }
+        }
+    }
+
+    fn check_value_depth(
+        &mut self,
+        item: &Spanned<DeValue<'_>>,
+        value: &Spanned<DeValue<'_>>,
+        depth: usize,
+        max: usize,
+        scope: Option<&Scope>,
+    ) {
+        let children: Vec<&Spanned<DeValue<'_>>> = match value.get_ref() {
+            DeValue::Table(t) => t.values().collect(),
+            DeValue::Array(a) => a.iter().collect(),
+            _ => return,
+        };
+        if depth > max {
+            let field = field_at(item, value.span().start);
+            let message = format!("tables and arrays nest more than {max} deep");
+            self.at(value.span(), Severity::Error, scope, field, message);
+            return;
+        }
+        for child in children {
+            self.check_value_depth(item, child, depth + 1, max, scope);
+        }
+    }
+
+    /// Deserializes each flag and experiment on its own; a flag that fails is kept as a
+    /// disabled placeholder so that other flags naming it are not reported as unknown.
+    fn deserialize(&mut self, root: &Spanned<DeTable<'_>>) -> Config {
+        let mut config = Config::default();
+        for (key, value) in root.get_ref() {
+            match key.get_ref().as_ref() {
+                "features" | "experiments" => {}
+                other => {
+                    self.at(
+                        key.span(),
+                        Severity::Error,
+                        None,
+                        None,
+                        format!("unknown top-level key `{other}` (expected `features` or `experiments`)"),
+                    );
+                    continue;
+                }
+            }
+            let is_features = key.get_ref() == "features";
+            let DeValue::Table(items) = value.get_ref() else {
+                self.at(
+                    value.span(),
+                    Severity::Error,
+                    None,
+                    None,
+                    format!("`{}` must be a table", key.get_ref()),
+                );
+                continue;
+            };
+            for (name, item) in items {
+                let name_str = name.get_ref().to_string();
+                let scope = if is_features {
+                    Scope::Feature(name_str.clone())
+                } else {
+                    Scope::Experiment(name_str.clone())
+                };
+                let result = if is_features {
+                    FeatureFlag::deserialize(ValueDeserializer::from(item.clone())).map(|f| {
+                        config.features.insert(name_str.clone(), f);
+                    })
+                } else {
+                    Experiment::deserialize(ValueDeserializer::from(item.clone())).map(|e| {
+                        config.experiments.insert(name_str.clone(), e);
+                    })
+                };
+                if let Err(e) = result {
+                    let span = e.span().unwrap_or_else(|| item.span());
+                    let field = field_at(item, span.start);
+                    self.at(
+                        span,
+                        Severity::Error,
+                        Some(&scope),
+                        field,
+                        e.message().trim_end().to_owned(),
+                    );
+                    if is_features {
+                        config.features.insert(name_str, FeatureFlag::new(false));
+                    }
+                }
+            }
+        }
+        config
+    }
+
+    fn diagnostic(&mut self, root: &Spanned<DeTable<'_>>, d: &Diagnostic) {
+        let span = span_of(root, d).unwrap_or(0..0);
+        let field = (!d.field.is_empty()).then(|| d.field.clone());
+        self.at(span, d.severity, Some(&d.scope), field, d.message.clone());
+    }
+}
+
+/// 1-based line and character column of a byte offset.
+pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, before[line_start..].chars().count() + 1)
+}
+
+/// One step of a field path.
+enum Step<'p> {
+    Key(&'p str),
+    Index(usize),
+}
+
+/// `conditions.custom[1].value` -> `conditions`, `custom`, `[1]`, `value`.
+fn steps(field: &str) -> Vec<Step<'_>> {
+    let mut out = Vec::new();
+    for part in field.split('.').filter(|p| !p.is_empty()) {
+        let (key, mut rest) = match part.find('[') {
+            Some(i) => (&part[..i], &part[i..]),
+            None => (part, ""),
+        };
+        if !key.is_empty() {
+            out.push(Step::Key(key));
+        }
+        while let Some(close) = rest.find(']') {
+            if let Ok(i) = rest[1..close].parse() {
+                out.push(Step::Index(i));
+            }
+            rest = &rest[close + 1..];
+        }
+    }
+    out
+}
+
+/// The span of the deepest existing key on a diagnostic's path: the key itself for a whole
+/// flag, the value for a field.
+fn span_of(root: &Spanned<DeTable<'_>>, d: &Diagnostic) -> Option<Range<usize>> {
+    let (section, name) = match &d.scope {
+        Scope::Feature(f) => ("features", f.as_str()),
+        Scope::Experiment(e) => ("experiments", e.as_str()),
+        Scope::Config => {
+            let (k, v) = root.get_ref().get_key_value("features")?;
+            return Some(if d.field.is_empty() {
+                v.span()
+            } else {
+                k.span()
+            });
+        }
+    };
+    let section = root.get_ref().get(section)?;
+    let DeValue::Table(items) = section.get_ref() else {
+        return Some(section.span());
+    };
+    let (key, mut value) = items.get_key_value(name)?;
+    let mut best = key.span();
+    for step in steps(&d.field) {
+        let next = match (value.get_ref(), step) {
+            (DeValue::Table(t), Step::Key(k)) => t.get(k),
+            (DeValue::Array(a), Step::Index(i)) => a.get(i),
+            _ => None,
+        };
+        match next {
+            Some(n) => {
+                value = n;
+                best = n.span();
+            }
+            None => break,
+        }
+    }
+    Some(best)
+}
+
+/// The field path (`targets.ip_ranges[1]`) of the deepest key or value at `offset`.
+///
+/// Tables are searched whatever their own span: a `[features.a.conditions]` header table's
+/// span covers its header, not its body.
+fn field_at(value: &Spanned<DeValue<'_>>, offset: usize) -> Option<String> {
+    fn walk(value: &Spanned<DeValue<'_>>, offset: usize, path: &mut Vec<String>) -> bool {
+        match value.get_ref() {
+            DeValue::Table(t) => {
+                for (k, v) in t {
+                    path.push(k.get_ref().to_string());
+                    if k.span().contains(&offset) || walk(v, offset, path) {
+                        return true;
+                    }
+                    path.pop();
+                }
+            }
+            DeValue::Array(a) => {
+                for (i, v) in a.iter().enumerate() {
+                    path.push(format!("[{i}]"));
+                    if walk(v, offset, path) {
+                        return true;
+                    }
+                    path.pop();
+                }
+            }
+            _ => {}
+        }
+        value.span().contains(&offset)
+    }
+    let mut path = Vec::new();
+    walk(value, offset, &mut path);
+    let joined = path.iter().fold(String::new(), |mut acc, step| {
+        if !acc.is_empty() && !step.starts_with('[') {
+            acc.push('.');
+        }
+        acc.push_str(step);
+        acc
+    });
+    (!joined.is_empty()).then_some(joined)
+}
+
+/// Reads and validates a file for a table of the default capacity with no compiled-in flags,
+/// and returns the configuration (warnings are dropped; use [`validate_file`] to see them).
+pub fn read_config(path: impl AsRef<Path>) -> Result<Config, Rejected> {
+    validate_file::<{ vexil_core::DEFAULT_CAPACITY }>(path.as_ref(), &[], &Limits::default())
+        .map(|v| v.config)
+}
+
+/// Validates configuration text for a table of the default capacity with no compiled-in
+/// flags, and returns the configuration.
+pub fn parse_config(text: &str, file: &str) -> Result<Config, Rejected> {
+    validate_bytes::<{ vexil_core::DEFAULT_CAPACITY }>(
+        text.as_bytes(),
+        file,
+        &[],
+        &Limits::default(),
+    )
+    .map(|v| v.config)
+}
