@@ -211,6 +211,8 @@ pub struct Compiled<const N: usize> {
 pub(crate) struct Table<const N: usize> {
     pub(crate) generation: u64,
     pub(crate) digest: [u8; 32],
+    /// The publisher's clock, for contexts without `now` (see [`Clock`]).
+    pub(crate) clock: Option<Clock>,
     /// Every slot of the capacity: a check's bounds check is against the constant `N`, and
     /// slots past the configuration's flags are `Unknown`.
     pub(crate) slots: [Slot; N],
@@ -220,6 +222,11 @@ pub(crate) struct Table<const N: usize> {
     pub(crate) by_name: Vec<(u64, u32)>,
     pub(crate) experiments: Vec<ExperimentData>,
 }
+
+/// A clock: microseconds since the Unix epoch. The core has none; a std adapter supplies one
+/// with [`FlagTable::with_clock`](crate::FlagTable::with_clock). It is read only when a flag
+/// with time conditions or an experiment is evaluated for a context without `now`.
+pub type Clock = fn() -> i64;
 
 /// The hot part of a flag: what a check reads first.
 #[derive(Clone, Copy, Debug)]
@@ -536,6 +543,7 @@ pub fn compile<const N: usize>(
     let table = Box::new(Table {
         generation: 0,
         digest: [0; 32],
+        clock: None,
         slots,
         flags,
         by_name,

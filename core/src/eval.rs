@@ -217,10 +217,19 @@ impl<const N: usize> Table<N> {
                 );
             }
         }
+        // The instant, read from the clock at most once and only when something needs it.
+        let now = if flag.experiments.is_empty()
+            && flag.conditions.after.is_none()
+            && flag.conditions.before.is_none()
+        {
+            None
+        } else {
+            self.now(ctx)
+        };
         // 4. experiment overrides
         for &e in &flag.experiments {
             let exp = &self.experiments[e as usize];
-            if let Some(v) = exp.assign(ctx) {
+            if let Some(v) = exp.assign(ctx, now) {
                 if let Some(value) = exp.variants[v].override_for(slot as u32) {
                     return (
                         value,
@@ -234,7 +243,7 @@ impl<const N: usize> Table<N> {
             }
         }
         // 5. conditions
-        if let Some(kind) = failing_condition(flag, ctx) {
+        if let Some(kind) = failing_condition(flag, ctx, now) {
             return (false, Reason::ConditionFailed, Detail::Condition(kind));
         }
         // 6. targets
@@ -252,6 +261,11 @@ impl<const N: usize> Table<N> {
                 _ => (false, Reason::RolloutExcluded, Detail::None),
             },
         }
+    }
+
+    /// The context's `now`, or the publisher's clock.
+    pub(crate) fn now(&self, ctx: &EvaluationContext) -> Option<i64> {
+        ctx.now_micros().or_else(|| self.clock.map(|clock| clock()))
     }
 
     pub(crate) fn experiment_index(&self, name: &str) -> Option<usize> {
@@ -272,14 +286,13 @@ impl KeySource {
 
 impl ExperimentData {
     /// Whether `now` is inside `[start, end)`; never without a `now`.
-    pub(crate) fn is_active(&self, ctx: &EvaluationContext) -> bool {
-        ctx.now_micros()
-            .is_some_and(|now| now >= self.start && self.end.is_none_or(|end| now < end))
+    pub(crate) fn is_active(&self, now: Option<i64>) -> bool {
+        now.is_some_and(|now| now >= self.start && self.end.is_none_or(|end| now < end))
     }
 
     /// The variant of an active experiment this context is in, if any.
-    pub(crate) fn assign(&self, ctx: &EvaluationContext) -> Option<usize> {
-        if !self.is_active(ctx) {
+    pub(crate) fn assign(&self, ctx: &EvaluationContext, now: Option<i64>) -> Option<usize> {
+        if !self.is_active(now) {
             return None;
         }
         let key = self.key.key(ctx)?;
@@ -288,15 +301,19 @@ impl ExperimentData {
     }
 }
 
-fn failing_condition(flag: &FlagData, ctx: &EvaluationContext) -> Option<ConditionKind> {
+fn failing_condition(
+    flag: &FlagData,
+    ctx: &EvaluationContext,
+    now: Option<i64>,
+) -> Option<ConditionKind> {
     let c = &flag.conditions;
     if let Some(after) = c.after {
-        if ctx.now_micros().is_none_or(|now| now < after) {
+        if now.is_none_or(|now| now < after) {
             return Some(ConditionKind::After);
         }
     }
     if let Some(before) = c.before {
-        if ctx.now_micros().is_none_or(|now| now >= before) {
+        if now.is_none_or(|now| now >= before) {
             return Some(ConditionKind::Before);
         }
     }

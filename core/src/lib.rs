@@ -48,7 +48,9 @@ mod sync;
 #[allow(unsafe_code)]
 mod table;
 
-pub use compile::{compile, CompiledTable, Diagnostic, Diagnostics, Scope, Severity};
+pub use compile::{
+    compile, Clock, Compiled, CompiledTable, Diagnostic, Diagnostics, Scope, Severity,
+};
 pub use context::{Attribute, EvaluationContext};
 pub use eval::{ConditionKind, Detail, Evaluation, Reason, TargetKind};
 pub use model::Environment;

@@ -27,7 +27,7 @@ use core::ops::Deref;
 
 use crossbeam_epoch::{Collector, Guard, LocalHandle};
 
-use crate::compile::{self, Compiled, CompiledTable, Diagnostics, Table};
+use crate::compile::{self, Clock, Compiled, CompiledTable, Diagnostics, Table};
 use crate::context::EvaluationContext;
 use crate::eval::Evaluation;
 use crate::model::Config;
@@ -48,6 +48,7 @@ pub struct FlagTable<const N: usize = DEFAULT_CAPACITY> {
     generation: AtomicU64,
     collector: Collector,
     known: Vec<String>,
+    clock: Option<Clock>,
 }
 
 // SAFETY of the auto traits: `AtomicPtr<T>` is `Send + Sync` for every `T`, so these assertions
@@ -71,6 +72,13 @@ impl<const N: usize> FlagTable<N> {
     /// generated `FlagId::NAMES`, or `&[]`). Until the first publication every flag is
     /// unknown and the generation is 0.
     pub fn new(known: &[&str]) -> Self {
+        FlagTable::with_collector(known, Collector::new())
+    }
+
+    /// [`new`](FlagTable::new), retiring old tables to the given collector. With std, passing
+    /// crossbeam-epoch's default collector lets [`pinned_snapshot`](FlagTable::pinned_snapshot)
+    /// use `crossbeam_epoch::pin()`, whose participant handle is thread-local.
+    pub fn with_collector(known: &[&str], collector: Collector) -> Self {
         let initial = compile::compile::<N>(&Config::default(), known)
             .map(|c| c.table)
             .unwrap_or_else(|_| {
@@ -84,9 +92,32 @@ impl<const N: usize> FlagTable<N> {
         FlagTable {
             current: AtomicPtr::new(Box::into_raw(initial.inner)),
             generation: AtomicU64::new(0),
-            collector: Collector::new(),
+            collector,
             known: known.iter().map(|s| s.to_string()).collect(),
+            clock: None,
         }
+    }
+
+    /// Sets the clock used for contexts without `now` (time conditions and experiment
+    /// windows only; plain checks never read it). Takes effect from the next publication.
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// A snapshot under a guard of this table's collector (for example
+    /// `crossbeam_epoch::pin()` when the table uses the default collector): a check costs the
+    /// pin's fence, but nothing stays pinned afterwards.
+    ///
+    /// # Panics
+    ///
+    /// If the guard belongs to another collector (it would not protect this table).
+    pub fn pinned_snapshot(&self, guard: Guard) -> Snapshot<'_, N> {
+        assert!(
+            guard.collector() == Some(&self.collector),
+            "pinned_snapshot: the guard is not of this table's collector"
+        );
+        Snapshot::new(&self.current, guard)
     }
 
     /// The flags compiled into the binary, in slot order.
@@ -112,6 +143,7 @@ impl<const N: usize> FlagTable<N> {
         let handle = self.collector.register();
         let guard = handle.pin();
         let mut boxed = table.inner;
+        boxed.clock = self.clock;
         let mut current = self.current.load(Ordering::Acquire);
         loop {
             // SAFETY: `current` was loaded while `guard` is pinned, and tables are only freed
@@ -465,6 +497,7 @@ impl<'a, const N: usize> Snapshot<'a, N> {
     pub fn variant(&self, experiment: &str, ctx: &EvaluationContext) -> Option<&str> {
         let t = self.table();
         let e = &t.experiments[t.experiment_index(experiment)?];
-        e.assign(ctx).map(|v| e.variants[v].name.as_str())
+        e.assign(ctx, t.now(ctx))
+            .map(|v| e.variants[v].name.as_str())
     }
 }

@@ -693,3 +693,44 @@ fn compiled_in_flags_are_interned_and_unknown_until_defined() {
     // Out of range is unknown, not a panic.
     assert_eq!(r.explain(5000usize, &ctx).reason, Reason::UnknownFlag);
 }
+
+fn march_2024() -> i64 {
+    micros("2024-03-15T00:00:00Z")
+}
+
+#[test]
+fn the_publishers_clock_stands_in_for_a_missing_now() {
+    let t: FlagTable = FlagTable::new(&[]).with_clock(march_2024);
+    common::publish(&t, CONFIG);
+    let r = t.reader();
+    let no_now = EvaluationContext::new("node-1");
+    // windowed holds from February to June 2024: the clock says March.
+    assert_eq!(r.explain_name("windowed", &no_now).reason, Reason::Enabled);
+    // The experiment is active in March: the override decides.
+    assert_eq!(
+        r.explain_name("overridden", &no_now).reason,
+        Reason::ExperimentOverride
+    );
+    // A context's own `now` wins over the clock.
+    assert_eq!(
+        r.explain_name("windowed", &at("node-1", "2024-07-01T00:00:00Z"))
+            .detail,
+        Detail::Condition(ConditionKind::Before)
+    );
+}
+
+#[test]
+fn pinned_snapshots_need_a_guard_of_the_tables_collector() {
+    let collector = crossbeam_epoch::Collector::new();
+    let t: FlagTable = FlagTable::with_collector(&[], collector.clone());
+    common::publish(&t, CONFIG);
+    let handle = collector.register();
+    let s = t.pinned_snapshot(handle.pin());
+    assert!(s.check_name("plain", &EvaluationContext::new("n")));
+    drop(s);
+    let other = crossbeam_epoch::Collector::new().register();
+    let foreign = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = t.pinned_snapshot(other.pin());
+    }));
+    assert!(foreign.is_err(), "a guard of another collector is refused");
+}
