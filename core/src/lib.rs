@@ -47,6 +47,7 @@ pub mod model;
 mod sync;
 #[allow(unsafe_code)]
 mod table;
+pub mod usage;
 
 pub use compile::{
     compile, Clock, Compiled, CompiledTable, Diagnostic, Diagnostics, Scope, Severity,

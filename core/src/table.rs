@@ -32,6 +32,7 @@ use crate::context::EvaluationContext;
 use crate::eval::Evaluation;
 use crate::model::Config;
 use crate::sync::{AtomicPtr, AtomicU64, Ordering};
+use crate::usage::UsageShard;
 use crate::{FlagIndex, FlagKey};
 
 /// The default capacity of a [`FlagTable`]: the most flags one configuration may define.
@@ -257,6 +258,8 @@ pub struct ReaderOf<T: Deref<Target = FlagTable<N>>, const N: usize> {
     handle: LocalHandle,
     /// The last table pointer this reader saw.
     seen: Cell<*const Table<N>>,
+    /// Where this reader counts its answers, if anywhere.
+    usage: Option<Arc<UsageShard>>,
     table: T,
 }
 
@@ -283,8 +286,16 @@ impl<T: Deref<Target = FlagTable<N>>, const N: usize> ReaderOf<T, N> {
             guard: Cell::new(Some(guard)),
             handle,
             seen: Cell::new(seen),
+            usage: None,
             table,
         }
+    }
+
+    /// Counts this reader's answers of [`check`](ReaderOf::check) and
+    /// [`check_name`](ReaderOf::check_name) in a shard that only this reader writes.
+    pub fn with_usage(mut self, shard: Arc<UsageShard>) -> Self {
+        self.usage = Some(shard);
+        self
     }
 
     /// The table this reader checks against.
@@ -326,7 +337,12 @@ impl<T: Deref<Target = FlagTable<N>>, const N: usize> ReaderOf<T, N> {
     /// Whether the flag is on for this context. Never allocates, locks, blocks or formats.
     #[inline(always)]
     pub fn check<K: FlagKey>(&self, flag: K, ctx: &EvaluationContext) -> bool {
-        self.current().check(flag.index(), ctx)
+        let slot = flag.index();
+        let on = self.current().check(slot, ctx);
+        if let Some(usage) = &self.usage {
+            usage.count(slot, on);
+        }
+        on
     }
 
     /// [`check`](ReaderOf::check) by name, for flags the binary was not built with. A name lookup
@@ -334,7 +350,16 @@ impl<T: Deref<Target = FlagTable<N>>, const N: usize> ReaderOf<T, N> {
     #[inline]
     pub fn check_name(&self, name: &str, ctx: &EvaluationContext) -> bool {
         let table = self.current();
-        table.lookup(name).is_some_and(|i| table.check(i, ctx))
+        match table.lookup(name) {
+            Some(slot) => {
+                let on = table.check(slot, ctx);
+                if let Some(usage) = &self.usage {
+                    usage.count(slot, on);
+                }
+                on
+            }
+            None => false,
+        }
     }
 
     /// The answer with its reason, detail and generation.

@@ -99,3 +99,27 @@ fn an_arc_reader_lives_on_another_thread() {
     drop(to_reader);
     worker.join().unwrap();
 }
+
+#[test]
+fn a_readers_usage_shard_counts_its_answers() {
+    let table: FlagTable = FlagTable::new(&["f"]);
+    common::publish(&table, &version(0));
+    let shard = std::sync::Arc::new(vexil_core::usage::UsageShard::new(table.capacity()));
+    let reader = table.reader().with_usage(std::sync::Arc::clone(&shard));
+    let ctx = EvaluationContext::new("node-1");
+    for _ in 0..3 {
+        assert!(reader.check(0usize, &ctx));
+    }
+    assert!(!reader.check_name("missing", &ctx));
+    common::publish(&table, &version(1));
+    assert!(!reader.check_name("f", &ctx));
+    let mut last = Vec::new();
+    let mut seen = Vec::new();
+    shard.fold(&mut last, |slot, on, off| seen.push((slot, on, off)));
+    assert_eq!(seen, [(0, 3, 1)]);
+    // Folding again reports only growth.
+    seen.clear();
+    reader.check(0usize, &ctx);
+    shard.fold(&mut last, |slot, on, off| seen.push((slot, on, off)));
+    assert_eq!(seen, [(0, 0, 1)]);
+}

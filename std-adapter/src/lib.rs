@@ -22,6 +22,7 @@
 #![deny(unsafe_code)]
 
 pub mod codegen;
+pub mod diff;
 pub mod validate;
 
 pub use vexil_core::*;

@@ -1,0 +1,57 @@
+//! Per-reader usage counters: how often each flag answered on and off.
+//!
+//! A [`UsageShard`] belongs to one reader, which is its only writer: a count is a relaxed load
+//! and a relaxed store to a counter no other thread writes, so counting adds no shared write
+//! (and no read-modify-write) to the check. Another thread (the std adapter's folder) reads the
+//! counters and folds their growth into a metrics facade. Counters are `usize` and wrap; fold
+//! by [`UsageShard::fold`] often enough that no counter wraps twice between folds.
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+/// Counters for one reader: `(on, off)` per flag slot.
+#[derive(Debug)]
+pub struct UsageShard {
+    counts: Box<[AtomicUsize]>,
+}
+
+impl UsageShard {
+    /// Counters for `slots` flag slots.
+    pub fn new(slots: usize) -> UsageShard {
+        UsageShard {
+            counts: (0..slots * 2).map(|_| AtomicUsize::new(0)).collect(),
+        }
+    }
+
+    /// Counts one answer. Only the owning reader calls this.
+    #[inline(always)]
+    pub(crate) fn count(&self, slot: usize, on: bool) {
+        if let Some(c) = self.counts.get(slot * 2 + on as usize) {
+            c.store(c.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
+        }
+    }
+
+    /// The counts now: `(on, off)` per slot.
+    pub fn read(&self) -> Vec<(usize, usize)> {
+        self.counts
+            .chunks_exact(2)
+            .map(|c| (c[1].load(Ordering::Relaxed), c[0].load(Ordering::Relaxed)))
+            .collect()
+    }
+
+    /// Calls `f(slot, on, off)` with the growth of each slot's counts since `last` (the
+    /// previous fold's reading, updated in place). Counters that wrapped are handled.
+    pub fn fold(&self, last: &mut Vec<(usize, usize)>, mut f: impl FnMut(usize, usize, usize)) {
+        let now = self.read();
+        last.resize(now.len(), (0, 0));
+        for (slot, (n, l)) in now.iter().zip(last.iter_mut()).enumerate() {
+            let on = n.0.wrapping_sub(l.0);
+            let off = n.1.wrapping_sub(l.1);
+            if on != 0 || off != 0 {
+                f(slot, on, off);
+            }
+            *l = *n;
+        }
+    }
+}
