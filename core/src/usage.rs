@@ -24,9 +24,9 @@ impl UsageShard {
         }
     }
 
-    /// Counts one answer. Only the owning reader calls this.
+    /// Counts one answer. A shard has one writer: only its reader (or thread) counts into it.
     #[inline(always)]
-    pub(crate) fn count(&self, slot: usize, on: bool) {
+    pub fn count(&self, slot: usize, on: bool) {
         if let Some(c) = self.counts.get(slot * 2 + on as usize) {
             c.store(c.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
         }

@@ -21,9 +21,17 @@
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 
+pub mod audit;
 pub mod codegen;
 pub mod diff;
+mod flags;
+pub mod global;
+pub mod metrics;
 pub mod validate;
+pub mod watch;
+
+pub use flags::{Change, Event, Flags, FlagsBuilder, Reload, StartError};
+pub use watch::{WatchOptions, Watcher};
 
 pub use vexil_core::*;
 

@@ -1,0 +1,597 @@
+//! [`Flags`]: a configuration file, loaded, checked, reloaded and watched.
+
+use std::cell::{Cell, RefCell};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use vexil_core::model::Config;
+use vexil_core::usage::UsageShard;
+use vexil_core::{ArcReader, Evaluation, EvaluationContext, FlagKey, FlagTable, DEFAULT_CAPACITY};
+
+use crate::audit::{AuditLog, Entry, Outcome};
+use crate::diff::{self, FieldChange};
+use crate::metrics::{self, Usage};
+use crate::validate::{self, Limits, Rejected};
+use crate::watch::{self, WatchOptions, Watcher};
+
+/// What happened to the configuration: sent to every [`Flags::subscribe`]r.
+#[derive(Clone, Debug)]
+pub enum Event {
+    /// A new version was published.
+    Applied(Change),
+    /// A new version was refused; the last good one stays in force.
+    Rejected {
+        /// The generation still in force.
+        generation: u64,
+        /// Every problem of the file.
+        problems: Rejected,
+    },
+    /// The file is gone; the last good version stays in force.
+    Missing,
+}
+
+/// An applied change.
+#[derive(Clone, Debug)]
+pub struct Change {
+    /// The new generation.
+    pub generation: u64,
+    /// SHA-256 of the new file.
+    pub sha256: [u8; 32],
+    /// Every changed field.
+    pub changes: Vec<FieldChange>,
+    /// The flags whose definition changed.
+    pub flags: Vec<String>,
+}
+
+/// What [`Flags::reload`] did.
+#[derive(Clone, Debug)]
+pub enum Reload {
+    /// Published a new generation.
+    Applied(Change),
+    /// The content has not changed: nothing was published or reported.
+    Unchanged,
+    /// The file was invalid; the last good version stays.
+    Rejected(Rejected),
+    /// The file is missing; the last good version stays.
+    Missing,
+}
+
+/// Why [`FlagsBuilder::build`] failed (strict mode).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The file is missing or invalid.
+    Invalid(Rejected),
+    /// The watcher could not start.
+    Watch(notify::Error),
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StartError::Invalid(r) => write!(f, "{r}"),
+            StartError::Watch(e) => write!(f, "cannot watch the configuration: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
+/// Builds [`Flags`].
+#[derive(Debug)]
+pub struct FlagsBuilder {
+    path: PathBuf,
+    known: Vec<&'static str>,
+    lenient: bool,
+    limits: Limits,
+    audit_log: Option<PathBuf>,
+    watch: Option<WatchOptions>,
+}
+
+impl FlagsBuilder {
+    /// The flags compiled into the binary (the generated `FlagId::NAMES`).
+    pub fn known(mut self, names: &[&'static str]) -> Self {
+        self.known = names.to_vec();
+        self
+    }
+
+    /// Lenient start: a missing or invalid file at start is reported (logged, audited, as an
+    /// [`Event`] and in the metrics) instead of failing, and every flag is off until a valid
+    /// file appears. The default is strict: [`build`](FlagsBuilder::build) fails.
+    pub fn lenient(mut self, lenient: bool) -> Self {
+        self.lenient = lenient;
+        self
+    }
+
+    /// File size and nesting limits.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Writes the audit log to this file.
+    pub fn audit_log(mut self, path: impl Into<PathBuf>) -> Self {
+        self.audit_log = Some(path.into());
+        self
+    }
+
+    /// Watches the file and reloads on change (see [`WatchOptions`] for the defaults).
+    pub fn watch(mut self, options: WatchOptions) -> Self {
+        self.watch = Some(options);
+        self
+    }
+
+    /// Loads the file (and starts watching it, if asked).
+    pub fn build<const N: usize>(self) -> Result<Flags<N>, StartError> {
+        let table =
+            FlagTable::with_collector(&self.known, crossbeam_epoch::default_collector().clone())
+                .with_clock(|| chrono::Utc::now().timestamp_micros());
+        let audit = self
+            .audit_log
+            .as_ref()
+            .map(|p| Mutex::new(AuditLog::open(p, &self.path)));
+        let inner = Arc::new(Inner {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            table: Arc::new(table),
+            path: self.path,
+            limits: self.limits,
+            state: Mutex::new(State::default()),
+            subscribers: Mutex::new(Vec::new()),
+            audit,
+            usage: Usage::default(),
+        });
+        match inner.reload() {
+            Reload::Applied(_) => {}
+            Reload::Rejected(r) if !self.lenient => return Err(StartError::Invalid(r)),
+            Reload::Missing if !self.lenient => {
+                let file = inner.path.display().to_string();
+                let message = match std::fs::metadata(&inner.path) {
+                    Err(e) => format!("cannot read: {e}"),
+                    Ok(_) => "cannot read".to_owned(),
+                };
+                return Err(StartError::Invalid(Rejected(vec![validate::Problem {
+                    file,
+                    line: 0,
+                    column: 0,
+                    severity: vexil_core::Severity::Error,
+                    flag: None,
+                    experiment: None,
+                    field: None,
+                    message,
+                }])));
+            }
+            Reload::Rejected(_) | Reload::Missing | Reload::Unchanged => {
+                tracing::warn!(path = %inner.path.display(), "starting with every flag off");
+            }
+        }
+        let watcher = match self.watch {
+            Some(options) => Some(Arc::new(
+                watch::spawn(Arc::downgrade(&inner), options).map_err(StartError::Watch)?,
+            )),
+            None => None,
+        };
+        Ok(Flags {
+            inner,
+            _watcher: watcher,
+        })
+    }
+}
+
+static NEXT_ID: AtomicUsize = AtomicUsize::new(0);
+
+/// A configuration file, loaded and validated, its flags checked lock-free, reloaded
+/// atomically (by [`reload`](Flags::reload) or a watcher), audited and measured.
+///
+/// ```no_run
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use vexil::{EvaluationContext, Flags, WatchOptions};
+///
+/// let flags: Flags = Flags::builder("config/features.toml")
+///     .audit_log("/var/log/vexil/audit.jsonl")
+///     .watch(WatchOptions::default())
+///     .build()?;
+/// let ctx = vexil::now(EvaluationContext::new("node-7"));
+/// if flags.check_name("parallel_validation", &ctx) { /* ... */ }
+///
+/// // On a hot path, one reader per thread: about a nanosecond per check.
+/// let reader = flags.reader();
+/// let on = reader.check_name("parallel_validation", &ctx);
+/// # Ok(()) }
+/// ```
+///
+/// `Flags` is cheap to clone (an `Arc`); dropping the last clone stops the watcher.
+#[derive(Clone, Debug)]
+pub struct Flags<const N: usize = DEFAULT_CAPACITY> {
+    inner: Arc<Inner<N>>,
+    _watcher: Option<Arc<Watcher>>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner<const N: usize> {
+    id: usize,
+    table: Arc<FlagTable<N>>,
+    path: PathBuf,
+    limits: Limits,
+    state: Mutex<State>,
+    subscribers: Mutex<Vec<Sender<Event>>>,
+    audit: Option<Mutex<AuditLog>>,
+    usage: Usage,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    config: Arc<Config>,
+    sha256: Option<[u8; 32]>,
+    /// The file was missing at the last look (reported once).
+    missing: bool,
+    /// The content hash of the last rejected file (a rejection is reported once).
+    rejected: Option<[u8; 32]>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+thread_local! {
+    /// Per thread: the usage shard of each `Flags` this thread checked through `Flags::check`.
+    static SHARDS: RefCell<Vec<(usize, Arc<UsageShard>)>> = const { RefCell::new(Vec::new()) };
+    static SAMPLE: Cell<u32> = const { Cell::new(0) };
+}
+
+impl Flags {
+    /// A builder for the file at `path`.
+    pub fn builder(path: impl Into<PathBuf>) -> FlagsBuilder {
+        FlagsBuilder {
+            path: path.into(),
+            known: Vec::new(),
+            lenient: false,
+            limits: Limits::default(),
+            audit_log: None,
+            watch: None,
+        }
+    }
+}
+
+impl<const N: usize> Flags<N> {
+    /// Whether the flag is on. Pins the epoch for the call (crossbeam's thread-local
+    /// participant, one fence), so nothing stays pinned on a thread that stops checking; on a
+    /// hot loop, take a [`reader`](Flags::reader). Counted in `vexil_checks_total`.
+    #[inline]
+    pub fn check<K: FlagKey>(&self, flag: K, ctx: &EvaluationContext) -> bool {
+        let sample = SAMPLE.with(|s| {
+            let n = s.get().wrapping_add(1);
+            s.set(n);
+            n % metrics::SAMPLE_EVERY == 0
+        });
+        let start = sample.then(Instant::now);
+        let slot = flag.index();
+        let on = self
+            .inner
+            .table
+            .pinned_snapshot(crossbeam_epoch::pin())
+            .check(slot, ctx);
+        self.count(slot, on);
+        if let Some(start) = start {
+            metrics::check_sampled(start.elapsed().as_secs_f64());
+        }
+        on
+    }
+
+    /// [`check`](Flags::check) by name, for flags the binary was not built with.
+    pub fn check_name(&self, name: &str, ctx: &EvaluationContext) -> bool {
+        let snapshot = self.inner.table.pinned_snapshot(crossbeam_epoch::pin());
+        match snapshot.index_of(name) {
+            Some(slot) => {
+                let on = snapshot.check(slot, ctx);
+                self.count(slot.0 as usize, on);
+                on
+            }
+            None => false,
+        }
+    }
+
+    /// The answer with its reason, detail and generation.
+    pub fn explain<K: FlagKey>(&self, flag: K, ctx: &EvaluationContext) -> Evaluation {
+        let e = self
+            .inner
+            .table
+            .pinned_snapshot(crossbeam_epoch::pin())
+            .explain(flag, ctx);
+        self.note_assignment(&e);
+        e
+    }
+
+    /// [`explain`](Flags::explain) by name.
+    pub fn explain_name(&self, name: &str, ctx: &EvaluationContext) -> Evaluation {
+        let e = self
+            .inner
+            .table
+            .pinned_snapshot(crossbeam_epoch::pin())
+            .explain_name(name, ctx);
+        self.note_assignment(&e);
+        e
+    }
+
+    /// The variant of an experiment this context is assigned (counted in
+    /// `vexil_experiment_assignments_total`).
+    pub fn variant(&self, experiment: &str, ctx: &EvaluationContext) -> Option<String> {
+        let snapshot = self.inner.table.pinned_snapshot(crossbeam_epoch::pin());
+        let v = snapshot.variant(experiment, ctx).map(str::to_owned);
+        if let Some(v) = &v {
+            metrics::experiment_assigned(experiment, v);
+        }
+        v
+    }
+
+    /// A per-thread reader for hot paths: about a nanosecond per check, counted in its own
+    /// usage shard. Keep it; drop it (or [`quiesce`](vexil_core::ReaderOf::quiesce) it) when
+    /// the thread goes idle for long.
+    pub fn reader(&self) -> ArcReader<N> {
+        let shard = self.inner.usage.shard(N);
+        self.inner.table.arc_reader().with_usage(shard)
+    }
+
+    /// The table itself (for snapshots under your own guard, or core APIs).
+    pub fn table(&self) -> &Arc<FlagTable<N>> {
+        &self.inner.table
+    }
+
+    /// Reads the file now and publishes it if it changed and is valid.
+    pub fn reload(&self) -> Reload {
+        self.inner.reload()
+    }
+
+    /// The generation in force (0 until a valid file was loaded).
+    pub fn generation(&self) -> u64 {
+        self.inner.table.generation()
+    }
+
+    /// SHA-256 of the file in force.
+    pub fn sha256(&self) -> Option<[u8; 32]> {
+        lock(&self.inner.state).sha256
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> Arc<Config> {
+        Arc::clone(&lock(&self.inner.state).config)
+    }
+
+    /// The configuration file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Every event from now on: applied changes (which flags changed), rejections, and the
+    /// file going missing. Dropping the receiver unsubscribes.
+    pub fn subscribe(&self) -> Receiver<Event> {
+        let (tx, rx) = mpsc::channel();
+        lock(&self.inner.subscribers).push(tx);
+        rx
+    }
+
+    /// Folds usage counts into `vexil_checks_total` and retries queued audit records (the
+    /// watcher does both on each poll).
+    pub fn maintain(&self) {
+        self.inner.maintain();
+    }
+
+    fn count(&self, slot: usize, on: bool) {
+        let id = self.inner.id;
+        SHARDS.with(|shards| {
+            let mut shards = shards.borrow_mut();
+            let shard = match shards.iter().find(|(i, _)| *i == id) {
+                Some((_, s)) => Arc::clone(s),
+                None => {
+                    let s = self.inner.usage.shard(N);
+                    shards.push((id, Arc::clone(&s)));
+                    s
+                }
+            };
+            shard.count(slot, on);
+        });
+    }
+
+    fn note_assignment(&self, e: &Evaluation) {
+        if let vexil_core::Detail::Variant {
+            experiment,
+            variant,
+        } = e.detail
+        {
+            let s = self.inner.table.snapshot();
+            if let (Some(x), Some(v)) = (
+                s.experiment_name(experiment),
+                s.variant_name(experiment, variant),
+            ) {
+                metrics::experiment_assigned(x, v);
+            }
+        }
+    }
+}
+
+impl<const N: usize> Inner<N> {
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub(crate) fn maintain(&self) {
+        let table = &self.table;
+        self.usage
+            .fold(|slot| table.snapshot().flag_name(slot).map(str::to_owned));
+        if let Some(audit) = &self.audit {
+            let mut audit = lock(audit);
+            if audit.pending() > 0 && audit.flush().is_err() {
+                metrics::audit_write_failed();
+            }
+        }
+        self.table.collect();
+    }
+
+    pub(crate) fn reload(&self) -> Reload {
+        let start = Instant::now();
+        let mut state = lock(&self.state);
+        let known: Vec<&str> = self
+            .table
+            .known_flags()
+            .iter()
+            .map(String::as_str)
+            .collect();
+        let bytes = match read_stable(&self.path, &self.limits) {
+            Ok(bytes) => bytes,
+            Err(ReadError::Missing) => {
+                if state.missing {
+                    return Reload::Unchanged;
+                }
+                state.missing = true;
+                tracing::warn!(path = %self.path.display(), "configuration file missing; keeping the last good version");
+                self.notify(Event::Missing);
+                return Reload::Missing;
+            }
+            Err(ReadError::Other(message)) => {
+                let problems = Rejected(vec![validate::Problem {
+                    file: self.path.display().to_string(),
+                    line: 0,
+                    column: 0,
+                    severity: vexil_core::Severity::Error,
+                    flag: None,
+                    experiment: None,
+                    field: None,
+                    message,
+                }]);
+                return self.reject(&mut state, None, problems, start);
+            }
+        };
+        state.missing = false;
+        let digest = validate::sha256(&bytes);
+        if state.sha256 == Some(digest) || state.rejected == Some(digest) {
+            return Reload::Unchanged;
+        }
+        let file = self.path.display().to_string();
+        match validate::validate_bytes::<N>(&bytes, &file, &known, &self.limits) {
+            Err(problems) => self.reject(&mut state, Some(digest), problems, start),
+            Ok(valid) => {
+                for w in &valid.warnings {
+                    tracing::warn!("{w}");
+                }
+                let changes = diff::diff(&state.config, &valid.config);
+                let flags_loaded = valid.config.features.len();
+                let old = state.sha256;
+                let generation = self.table.publish(valid.table);
+                // Call-site caches re-evaluate from now on.
+                crate::global::invalidate();
+                state.config = Arc::new(valid.config);
+                state.sha256 = Some(digest);
+                state.rejected = None;
+                let change = Change {
+                    generation,
+                    sha256: digest,
+                    flags: diff::changed_flags(&changes),
+                    changes,
+                };
+                metrics::reload_applied(generation, flags_loaded, start.elapsed().as_secs_f64());
+                tracing::info!(
+                    path = %self.path.display(),
+                    generation,
+                    sha256 = %validate::hex(&digest),
+                    changed = change.changes.len(),
+                    "configuration applied"
+                );
+                self.audit(Entry {
+                    result: if old.is_none() {
+                        Outcome::Loaded
+                    } else {
+                        Outcome::Applied
+                    },
+                    generation,
+                    old_sha256: old,
+                    new_sha256: Some(digest),
+                    errors: Vec::new(),
+                    changes: change.changes.clone(),
+                });
+                drop(state);
+                self.notify(Event::Applied(change.clone()));
+                Reload::Applied(change)
+            }
+        }
+    }
+
+    fn reject(
+        &self,
+        state: &mut MutexGuard<'_, State>,
+        digest: Option<[u8; 32]>,
+        problems: Rejected,
+        start: Instant,
+    ) -> Reload {
+        state.rejected = digest;
+        metrics::reload_rejected(start.elapsed().as_secs_f64());
+        for p in &problems.0 {
+            tracing::error!("{p}");
+        }
+        let generation = self.table.generation();
+        self.audit(Entry {
+            result: Outcome::Rejected,
+            generation,
+            old_sha256: state.sha256,
+            new_sha256: digest,
+            errors: problems.errors().map(ToString::to_string).collect(),
+            changes: Vec::new(),
+        });
+        self.notify(Event::Rejected {
+            generation,
+            problems: problems.clone(),
+        });
+        Reload::Rejected(problems)
+    }
+
+    fn audit(&self, entry: Entry) {
+        if let Some(audit) = &self.audit {
+            let mut audit = lock(audit);
+            if let Err(e) = audit.record(entry) {
+                metrics::audit_write_failed();
+                tracing::error!(
+                    path = %audit.path().display(),
+                    pending = audit.pending(),
+                    "audit write failed ({e}); the record is kept and retried"
+                );
+            }
+        }
+    }
+
+    fn notify(&self, event: Event) {
+        lock(&self.subscribers).retain(|s| s.send(event.clone()).is_ok());
+    }
+}
+
+enum ReadError {
+    Missing,
+    Other(String),
+}
+
+/// Reads the file until two reads in a row agree, so that a file being written while it is
+/// read is read again rather than published half-written.
+fn read_stable(path: &Path, limits: &Limits) -> Result<Vec<u8>, ReadError> {
+    let read = || match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(ReadError::Missing),
+        _ => validate::read_limited(path, limits).map_err(|m| {
+            if path.exists() {
+                ReadError::Other(m)
+            } else {
+                ReadError::Missing
+            }
+        }),
+    };
+    let mut previous = read()?;
+    for _ in 0..20 {
+        std::thread::sleep(Duration::from_millis(2));
+        let again = read()?;
+        if again == previous {
+            return Ok(again);
+        }
+        previous = again;
+    }
+    Err(ReadError::Other(
+        "the file kept changing while it was read".to_owned(),
+    ))
+}

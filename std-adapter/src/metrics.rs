@@ -1,0 +1,125 @@
+//! Metrics through the `metrics` facade, with SPEC section 7's names. The library only emits;
+//! the application installs a recorder (and should, before it builds [`Flags`](crate::Flags)).
+//!
+//! Usage counts (`vexil_checks_total{flag,result}`) are not written by the check: each reader
+//! counts in its own [`UsageShard`] and [`Usage::fold`] adds the growth to the facade, off the
+//! hot path (the watcher thread folds once per poll; call it yourself when not watching).
+//! `vexil_check_duration_seconds` is sampled: one check in [`SAMPLE_EVERY`] per thread through
+//! [`Flags::check`](crate::Flags::check) is timed.
+
+use std::sync::{Arc, Mutex};
+
+use vexil_core::usage::UsageShard;
+
+/// `vexil_checks_total{flag,result}`: answers, by flag and result (`true`/`false`).
+pub const CHECKS_TOTAL: &str = "vexil_checks_total";
+/// `vexil_check_duration_seconds`: sampled check durations.
+pub const CHECK_DURATION: &str = "vexil_check_duration_seconds";
+/// `vexil_reloads_total{result}`: reload attempts by result (`applied`/`rejected`).
+pub const RELOADS_TOTAL: &str = "vexil_reloads_total";
+/// `vexil_reload_duration_seconds`: read + validate + compile + publish.
+pub const RELOAD_DURATION: &str = "vexil_reload_duration_seconds";
+/// `vexil_config_last_reload_successful`: 1 or 0.
+pub const LAST_RELOAD_SUCCESSFUL: &str = "vexil_config_last_reload_successful";
+/// `vexil_config_last_reload_success_timestamp_seconds`: Unix time of the last success.
+pub const LAST_RELOAD_SUCCESS_TIMESTAMP: &str =
+    "vexil_config_last_reload_success_timestamp_seconds";
+/// `vexil_config_generation`: the generation in force.
+pub const CONFIG_GENERATION: &str = "vexil_config_generation";
+/// `vexil_flags_loaded`: flags defined by the configuration in force.
+pub const FLAGS_LOADED: &str = "vexil_flags_loaded";
+/// `vexil_audit_write_failures_total`: failed audit appends (the records are retried).
+pub const AUDIT_WRITE_FAILURES: &str = "vexil_audit_write_failures_total";
+/// `vexil_watch_rescans_total`: watcher rescans (event overflow) and watcher errors.
+pub const WATCH_RESCANS: &str = "vexil_watch_rescans_total";
+/// `vexil_experiment_assignments_total{experiment,variant}`: variant assignments served.
+pub const EXPERIMENT_ASSIGNMENTS: &str = "vexil_experiment_assignments_total";
+
+/// One check in this many, per thread, is timed.
+pub const SAMPLE_EVERY: u32 = 1024;
+
+pub(crate) fn reload_applied(generation: u64, flags: usize, seconds: f64) {
+    metrics::counter!(RELOADS_TOTAL, "result" => "applied").increment(1);
+    metrics::histogram!(RELOAD_DURATION).record(seconds);
+    metrics::gauge!(LAST_RELOAD_SUCCESSFUL).set(1.0);
+    let now = chrono::Utc::now();
+    metrics::gauge!(LAST_RELOAD_SUCCESS_TIMESTAMP)
+        .set(now.timestamp() as f64 + f64::from(now.timestamp_subsec_millis()) / 1e3);
+    metrics::gauge!(CONFIG_GENERATION).set(generation as f64);
+    metrics::gauge!(FLAGS_LOADED).set(flags as f64);
+}
+
+pub(crate) fn reload_rejected(seconds: f64) {
+    metrics::counter!(RELOADS_TOTAL, "result" => "rejected").increment(1);
+    metrics::histogram!(RELOAD_DURATION).record(seconds);
+    metrics::gauge!(LAST_RELOAD_SUCCESSFUL).set(0.0);
+}
+
+pub(crate) fn audit_write_failed() {
+    metrics::counter!(AUDIT_WRITE_FAILURES).increment(1);
+}
+
+pub(crate) fn watch_rescan() {
+    metrics::counter!(WATCH_RESCANS).increment(1);
+}
+
+pub(crate) fn check_sampled(seconds: f64) {
+    metrics::histogram!(CHECK_DURATION).record(seconds);
+}
+
+pub(crate) fn experiment_assigned(experiment: &str, variant: &str) {
+    metrics::counter!(
+        EXPERIMENT_ASSIGNMENTS,
+        "experiment" => experiment.to_owned(),
+        "variant" => variant.to_owned()
+    )
+    .increment(1);
+}
+
+/// The usage shards of every reader of one [`Flags`](crate::Flags), and what was folded.
+#[derive(Debug, Default)]
+pub struct Usage {
+    shards: Mutex<Vec<Folded>>,
+}
+
+/// A shard and its counts at the last fold.
+#[derive(Debug)]
+struct Folded {
+    shard: Arc<UsageShard>,
+    last: Vec<(usize, usize)>,
+}
+
+impl Usage {
+    /// A new shard for a reader, registered for folding.
+    pub(crate) fn shard(&self, slots: usize) -> Arc<UsageShard> {
+        let shard = Arc::new(UsageShard::new(slots));
+        self.shards
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Folded {
+                shard: Arc::clone(&shard),
+                last: Vec::new(),
+            });
+        shard
+    }
+
+    /// Adds every shard's growth since the last fold to `vexil_checks_total`, naming each
+    /// slot with `name`; drops shards whose reader is gone (after folding them).
+    pub fn fold(&self, name: impl Fn(usize) -> Option<String>) {
+        let mut shards = self.shards.lock().unwrap_or_else(|e| e.into_inner());
+        for Folded { shard, last } in shards.iter_mut() {
+            shard.fold(last, |slot, on, off| {
+                let flag = name(slot).unwrap_or_else(|| format!("#{slot}"));
+                if on > 0 {
+                    metrics::counter!(CHECKS_TOTAL, "flag" => flag.clone(), "result" => "true")
+                        .increment(on as u64);
+                }
+                if off > 0 {
+                    metrics::counter!(CHECKS_TOTAL, "flag" => flag, "result" => "false")
+                        .increment(off as u64);
+                }
+            });
+        }
+        shards.retain(|f| Arc::strong_count(&f.shard) > 1);
+    }
+}
