@@ -1,0 +1,124 @@
+//! `feature_enabled!`: a kill switch written to the file is seen as soon as its publication is
+//! announced; a context change is seen at once; a time condition flips exactly at its instant.
+//! One test: the macro's flags and context are process-wide.
+
+mod support;
+
+use std::time::Duration;
+
+use support::PATIENCE;
+use vexil::{Environment, EvaluationContext, Event, Flags, WatchOptions};
+
+fn config(parallel: bool, after: &str) -> String {
+    format!(
+        "[features.parallel_validation]\nenabled = {parallel}\n\
+         [features.canary_only]\nenabled = true\n[features.canary_only.targets]\nenvironments = [\"canary\"]\n\
+         [features.timed]\nenabled = true\n[features.timed.conditions]\nafter = {after}\n"
+    )
+}
+
+fn parallel_validation() -> bool {
+    vexil::feature_enabled!(0usize)
+}
+
+fn canary_only() -> bool {
+    vexil::feature_enabled!(1usize)
+}
+
+fn timed() -> bool {
+    vexil::feature_enabled!(2usize)
+}
+
+mod shadowed {
+    // A local module named like the crate must not break the macro.
+    #[allow(dead_code)]
+    mod vexil {}
+
+    pub fn parallel_validation() -> bool {
+        ::vexil::feature_enabled!(0usize)
+    }
+}
+
+fn wait_applied(events: &std::sync::mpsc::Receiver<Event>) {
+    loop {
+        match events.recv_timeout(PATIENCE).expect("an event") {
+            Event::Applied(_) => return,
+            Event::Missing => continue,
+            Event::Rejected { problems, .. } => panic!("{problems}"),
+        }
+    }
+}
+
+#[test]
+fn the_macro_follows_publications_contexts_and_time() {
+    assert!(!parallel_validation(), "false before anything is installed");
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("features.toml");
+    std::fs::write(&path, config(true, "2099-01-01T00:00:00Z")).unwrap();
+    let flags: Flags = Flags::builder(&path)
+        .known(&["parallel_validation", "canary_only", "timed"])
+        .watch(WatchOptions {
+            debounce: Duration::from_millis(10),
+            poll_interval: Duration::from_secs(30),
+        })
+        .build()
+        .unwrap();
+    let events = flags.subscribe();
+    vexil::global::install(flags.clone()).unwrap();
+    vexil::global::set_context(
+        EvaluationContext::new("node-1").with_environment(Environment::Mainnet),
+    );
+
+    // Cached answers, repeatedly.
+    for _ in 0..1000 {
+        assert!(parallel_validation());
+        assert!(shadowed::parallel_validation());
+        assert!(!canary_only());
+        assert!(!timed());
+    }
+
+    // The kill switch: written to the file, seen as soon as the reload is announced.
+    std::fs::write(&path, config(false, "2099-01-01T00:00:00Z")).unwrap();
+    wait_applied(&events);
+    assert!(
+        !parallel_validation(),
+        "a cached answer outlived the kill switch"
+    );
+    assert!(!shadowed::parallel_validation());
+
+    // A new process-wide context is seen at once.
+    vexil::global::set_context(
+        EvaluationContext::new("node-1").with_environment(Environment::Canary),
+    );
+    assert!(canary_only());
+    vexil::global::set_context(
+        EvaluationContext::new("node-1").with_environment(Environment::Testnet),
+    );
+    assert!(!canary_only());
+
+    // A time condition flips at its instant: `after` half a second from now.
+    let instant = chrono::Utc::now() + chrono::Duration::milliseconds(500);
+    let after = instant.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    std::fs::write(&path, config(false, &after)).unwrap();
+    wait_applied(&events);
+    let mut calls_before = 0u64;
+    loop {
+        let start = chrono::Utc::now();
+        let on = timed();
+        let end = chrono::Utc::now();
+        if end < instant {
+            assert!(!on, "on before its instant");
+            calls_before += 1;
+        }
+        if start >= instant {
+            assert!(on, "still off after its instant");
+            break;
+        }
+    }
+    assert!(calls_before > 0);
+    // And it stays on, cached again once the boundary has passed.
+    for _ in 0..1000 {
+        assert!(timed());
+    }
+}

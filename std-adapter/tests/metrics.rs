@@ -1,0 +1,122 @@
+//! Metrics: names, labels and values after a known sequence of checks and reloads, read from
+//! a debugging recorder installed for this thread only.
+
+mod support;
+
+use std::collections::HashMap;
+
+use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
+use support::{invalid, version};
+use vexil::{EvaluationContext, Flags};
+
+/// Everything recorded so far, as `name{label=value,...}` -> value: counters and histogram
+/// sample counts summed over snapshots (a debugging snapshot drains them), gauges as last set.
+#[derive(Default)]
+struct Totals(HashMap<String, f64>);
+
+impl Totals {
+    fn read(&mut self, snapshotter: &Snapshotter) -> &HashMap<String, f64> {
+        for (name, (value, cumulative)) in read(snapshotter) {
+            let slot = self.0.entry(name).or_insert(0.0);
+            *slot = if cumulative { *slot + value } else { value };
+        }
+        &self.0
+    }
+}
+
+/// One snapshot: `name{labels}` -> (value, whether it adds up across snapshots).
+fn read(snapshotter: &Snapshotter) -> HashMap<String, (f64, bool)> {
+    snapshotter
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .map(|(key, _, _, value)| {
+            let key = key.key();
+            let mut labels: Vec<String> = key
+                .labels()
+                .map(|l| format!("{}={}", l.key(), l.value()))
+                .collect();
+            labels.sort();
+            let name = if labels.is_empty() {
+                key.name().to_owned()
+            } else {
+                format!("{}{{{}}}", key.name(), labels.join(","))
+            };
+            let v = match value {
+                DebugValue::Counter(c) => (c as f64, true),
+                DebugValue::Gauge(g) => (g.into_inner(), false),
+                DebugValue::Histogram(h) => (h.len() as f64, true),
+            };
+            (name, v)
+        })
+        .collect()
+}
+
+#[test]
+fn names_labels_and_values_after_checks_and_reloads() {
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let mut totals = Totals::default();
+    let mut read = |s: &Snapshotter| totals.read(s).clone();
+    metrics::with_local_recorder(&recorder, || {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("features.toml");
+        std::fs::write(&path, version(1)).unwrap();
+        let flags: Flags = Flags::builder(&path).build().unwrap();
+        let m = read(&snapshotter);
+        assert_eq!(m["vexil_config_last_reload_successful"], 1.0);
+        assert_eq!(m["vexil_config_generation"], 1.0);
+        assert_eq!(m["vexil_flags_loaded"], 3.0);
+        assert!(m["vexil_config_last_reload_success_timestamp_seconds"] > 1.7e9);
+
+        std::fs::write(&path, invalid(0)).unwrap();
+        flags.reload();
+        let m = read(&snapshotter);
+        assert_eq!(m["vexil_config_last_reload_successful"], 0.0);
+        assert_eq!(m["vexil_reloads_total{result=rejected}"], 1.0);
+
+        std::fs::write(&path, version(2)).unwrap();
+        flags.reload();
+        let ctx = EvaluationContext::new("node-1");
+        for _ in 0..5 {
+            assert!(flags.check_name("always", &ctx));
+        }
+        let reader = flags.reader();
+        for _ in 0..3 {
+            assert!(!reader.check_name("flag_on", &ctx));
+        }
+        flags.maintain();
+        let m = read(&snapshotter);
+        assert_eq!(m["vexil_config_last_reload_successful"], 1.0);
+        assert_eq!(m["vexil_reloads_total{result=applied}"], 2.0);
+        assert_eq!(m["vexil_reloads_total{result=rejected}"], 1.0);
+        assert_eq!(m["vexil_config_generation"], 2.0);
+        assert_eq!(m["vexil_checks_total{flag=always,result=true}"], 5.0);
+        assert_eq!(m["vexil_checks_total{flag=flag_on,result=false}"], 3.0);
+        assert!(!m.contains_key("vexil_checks_total{flag=flag_on,result=true}"));
+        assert_eq!(
+            m["vexil_reload_duration_seconds"], 3.0,
+            "one sample per attempt"
+        );
+
+        // Folding again adds only what was counted since.
+        reader.check_name("flag_on", &ctx);
+        flags.maintain();
+        assert_eq!(
+            read(&snapshotter)["vexil_checks_total{flag=flag_on,result=false}"],
+            4.0
+        );
+
+        // A failing audit sink is counted.
+        let logs = dir.path().join("logs");
+        std::fs::create_dir(&logs).unwrap();
+        let audited: Flags = Flags::builder(&path)
+            .audit_log(logs.join("a.jsonl"))
+            .build()
+            .unwrap();
+        std::fs::remove_dir_all(&logs).unwrap();
+        std::fs::write(&path, version(3)).unwrap();
+        audited.reload();
+        assert_eq!(read(&snapshotter)["vexil_audit_write_failures_total"], 1.0);
+    });
+}

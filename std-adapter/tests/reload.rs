@@ -1,0 +1,214 @@
+//! Hot reload on real files: every replacement style, 50 cycles each; every version becomes
+//! visible; nothing written half is ever published; invalid files and deleted files keep the
+//! last good version.
+
+mod support;
+
+use std::time::Duration;
+
+use support::{next_event, version, wait_applied, write, ConfigMap, Style};
+use vexil::validate::sha256;
+use vexil::{EvaluationContext, Event, Flags, Reload, WatchOptions};
+
+const CYCLES: usize = 50;
+
+fn options() -> WatchOptions {
+    WatchOptions {
+        debounce: Duration::from_millis(25),
+        // The poll backstop is slow here so that the tests exercise the events.
+        poll_interval: Duration::from_secs(30),
+    }
+}
+
+fn cycle(style: Style) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("features.toml");
+    std::fs::write(&path, version(0)).unwrap();
+    let flags: Flags = Flags::builder(&path).watch(options()).build().unwrap();
+    let events = flags.subscribe();
+    let reader = flags.reader();
+    let ctx = EvaluationContext::new("node-1");
+    let mut written = vec![sha256(version(0).as_bytes())];
+    for i in 1..=CYCLES {
+        let content = version(i);
+        let digest = sha256(content.as_bytes());
+        written.push(digest);
+        write(style, &path, &content);
+        let generation = wait_applied(&events, digest, &written);
+        // Visible to checks as soon as the event is out.
+        assert_eq!(
+            reader.check_name("flag_on", &ctx),
+            i % 2 == 1,
+            "{style:?} cycle {i}"
+        );
+        assert_eq!(reader.generation(), generation);
+        assert_eq!(flags.sha256(), Some(digest));
+    }
+}
+
+#[test]
+fn in_place_writes() {
+    cycle(Style::InPlace);
+}
+
+#[test]
+fn write_then_rename() {
+    cycle(Style::Rename);
+}
+
+#[test]
+fn delete_and_recreate() {
+    cycle(Style::DeleteRecreate);
+}
+
+#[test]
+fn jetbrains_safe_write() {
+    cycle(Style::JetBrains);
+}
+
+#[test]
+fn kubernetes_configmap_symlink_swap() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cm = ConfigMap::new(dir.path(), &version(0));
+    let flags: Flags = Flags::builder(cm.path()).watch(options()).build().unwrap();
+    let events = flags.subscribe();
+    let reader = flags.reader();
+    let ctx = EvaluationContext::new("node-1");
+    let mut written = vec![sha256(version(0).as_bytes())];
+    for i in 1..=CYCLES {
+        let content = version(i);
+        let digest = sha256(content.as_bytes());
+        written.push(digest);
+        cm.publish(&content);
+        wait_applied(&events, digest, &written);
+        assert_eq!(
+            reader.check_name("flag_on", &ctx),
+            i % 2 == 1,
+            "configmap cycle {i}"
+        );
+    }
+}
+
+#[test]
+fn an_invalid_file_keeps_the_last_good_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("features.toml");
+    std::fs::write(&path, version(1)).unwrap();
+    let flags: Flags = Flags::builder(&path).watch(options()).build().unwrap();
+    let events = flags.subscribe();
+    let ctx = EvaluationContext::new("node-1");
+    assert!(flags.check_name("flag_on", &ctx));
+    for i in 0..5 {
+        write(Style::Rename, &path, &support::invalid(i));
+        match next_event(&events) {
+            Event::Rejected {
+                generation,
+                problems,
+            } => {
+                assert_eq!(generation, flags.generation());
+                assert!(
+                    problems.to_string().contains("rollout_percentage"),
+                    "{problems}"
+                );
+            }
+            other => panic!("expected a rejection, got {other:?}"),
+        }
+        assert!(
+            flags.check_name("flag_on", &ctx),
+            "the last good version still answers"
+        );
+        assert_eq!(flags.sha256(), Some(sha256(version(1).as_bytes())));
+    }
+    write(Style::Rename, &path, &version(2));
+    wait_applied(
+        &events,
+        sha256(version(2).as_bytes()),
+        &[sha256(version(2).as_bytes())],
+    );
+    assert!(!flags.check_name("flag_on", &ctx));
+}
+
+#[test]
+fn a_deleted_file_keeps_the_last_good_version_and_its_return_is_seen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("features.toml");
+    std::fs::write(&path, version(1)).unwrap();
+    let flags: Flags = Flags::builder(&path).watch(options()).build().unwrap();
+    let events = flags.subscribe();
+    let ctx = EvaluationContext::new("node-1");
+    std::fs::remove_file(&path).unwrap();
+    match events.recv_timeout(support::PATIENCE).expect("a missing event") {
+        Event::Missing => {}
+        other => panic!("expected the file to go missing, got {other:?}"),
+    }
+    }
+    assert!(
+        flags.check_name("flag_on", &ctx),
+        "the last good version still answers"
+    );
+    assert!(
+        matches!(flags.reload(), Reload::Unchanged),
+        "missing is reported once"
+    );
+    std::fs::write(&path, version(2)).unwrap();
+    let digest = sha256(version(2).as_bytes());
+    wait_applied(&events, digest, &[digest]);
+    assert!(!flags.check_name("flag_on", &ctx));
+}
+
+#[test]
+fn unchanged_content_publishes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("features.toml");
+    std::fs::write(&path, version(1)).unwrap();
+    let flags: Flags = Flags::builder(&path).build().unwrap();
+    let events = flags.subscribe();
+    assert_eq!(flags.generation(), 1);
+    std::fs::write(&path, version(1)).unwrap();
+    assert!(matches!(flags.reload(), Reload::Unchanged));
+    assert_eq!(flags.generation(), 1);
+    assert!(events.try_recv().is_err(), "nothing reported");
+}
+
+#[test]
+fn strict_start_fails_and_lenient_start_serves_everything_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("features.toml");
+    let err = Flags::builder(&path).build::<1024>().unwrap_err();
+    assert!(err.to_string().contains("cannot read"), "{err}");
+    std::fs::write(&path, support::invalid(0)).unwrap();
+    let err = Flags::builder(&path).build::<1024>().unwrap_err();
+    assert!(
+        err.to_string().contains(":3:22: error: flag `flag_on`"),
+        "{err}"
+    );
+
+    let flags: Flags = Flags::builder(&path).lenient(true).build().unwrap();
+    assert_eq!(flags.generation(), 0);
+    assert!(!flags.check_name("flag_on", &EvaluationContext::new("n")));
+    std::fs::write(&path, version(1)).unwrap();
+    assert!(matches!(flags.reload(), Reload::Applied(_)));
+    assert!(flags.check_name("flag_on", &EvaluationContext::new("n")));
+}
+
+#[test]
+fn subscribers_learn_which_flags_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("features.toml");
+    std::fs::write(&path, version(1)).unwrap();
+    let flags: Flags = Flags::builder(&path).build().unwrap();
+    let events = flags.subscribe();
+    std::fs::write(&path, version(2)).unwrap();
+    let Reload::Applied(change) = flags.reload() else {
+        panic!("expected an applied reload")
+    };
+    assert_eq!(change.flags, ["flag_on", "padding"]);
+    match events.try_recv().unwrap() {
+        Event::Applied(c) => {
+            assert_eq!(c.generation, 2);
+            let fields: Vec<&str> = c.changes.iter().map(|c| c.field.as_str()).collect();
+            assert_eq!(fields, ["description", "enabled", "description"]);
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -1,0 +1,142 @@
+#![allow(dead_code)]
+//! Shared helpers of the adapter's integration tests: versions of a configuration file and
+//! the ways tools replace a file.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::Receiver;
+use std::time::Duration;
+
+use vexil::Event;
+
+/// A liveness bound for waits on events (never a measurement: tests wait for events, and
+/// this only stops a broken build from hanging).
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+/// Version `i` of a configuration: `flag_on` is on for odd versions, and the description
+/// carries the version number so every version has its own content hash.
+pub fn version(i: usize) -> String {
+    format!(
+        "[features.flag_on]\nenabled = {}\ndescription = \"version {i}\"\n\
+         [features.always]\nenabled = true\nrollout_percentage = 100\n\
+         [features.padding]\nenabled = false\ndescription = \"{}\"\n",
+        i % 2 == 1,
+        "x".repeat(200 + i % 7)
+    )
+}
+
+pub fn invalid(i: usize) -> String {
+    format!(
+        "[features.flag_on]\nenabled = true\nrollout_percentage = {}\n",
+        150 + i
+    )
+}
+
+/// The next event that is not `Missing`, or a panic after [`PATIENCE`].
+pub fn next_event(events: &Receiver<Event>) -> Event {
+    loop {
+        match events.recv_timeout(PATIENCE) {
+            Ok(Event::Missing) => continue,
+            Ok(e) => return e,
+            Err(e) => panic!("no event within {PATIENCE:?}: {e}"),
+        }
+    }
+}
+
+/// Waits for the applied event whose content hash is `sha256`, failing on a rejection or on
+/// an applied version that was never written whole.
+pub fn wait_applied(events: &Receiver<Event>, sha256: [u8; 32], written: &[[u8; 32]]) -> u64 {
+    loop {
+        match next_event(events) {
+            Event::Applied(c) => {
+                assert!(
+                    written.contains(&c.sha256),
+                    "published content that was never written whole: {}",
+                    vexil::validate::hex(&c.sha256)
+                );
+                if c.sha256 == sha256 {
+                    return c.generation;
+                }
+            }
+            Event::Rejected { problems, .. } => panic!("unexpected rejection:\n{problems}"),
+            Event::Missing => unreachable!(),
+        }
+    }
+}
+
+/// How a tool puts new content at a path.
+#[derive(Clone, Copy, Debug)]
+pub enum Style {
+    /// Truncate and write the same inode.
+    InPlace,
+    /// Write a temporary file beside it, rename over (vim, `sed -i`).
+    Rename,
+    /// Delete, then create anew.
+    DeleteRecreate,
+    /// JetBrains safe write: write `x___jb_tmp___`, rename the original to `x___jb_old___`,
+    /// rename the temporary over, delete the old one.
+    JetBrains,
+}
+
+pub fn write(style: Style, path: &Path, content: &str) {
+    let tmp = |suffix: &str| {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        PathBuf::from(p)
+    };
+    match style {
+        Style::InPlace => std::fs::write(path, content).unwrap(),
+        Style::Rename => {
+            let t = tmp(".swp");
+            std::fs::write(&t, content).unwrap();
+            std::fs::rename(&t, path).unwrap();
+        }
+        Style::DeleteRecreate => {
+            let _ = std::fs::remove_file(path);
+            std::fs::write(path, content).unwrap();
+        }
+        Style::JetBrains => {
+            let (t, old) = (tmp("___jb_tmp___"), tmp("___jb_old___"));
+            std::fs::write(&t, content).unwrap();
+            let _ = std::fs::rename(path, &old);
+            std::fs::rename(&t, path).unwrap();
+            let _ = std::fs::remove_file(&old);
+        }
+    }
+}
+
+/// A Kubernetes ConfigMap mount: `dir/features.toml -> ..data/features.toml`,
+/// `..data -> ..<version>`, swapped atomically by renaming a new symlink over `..data`.
+pub struct ConfigMap {
+    pub dir: PathBuf,
+    n: usize,
+}
+
+impl ConfigMap {
+    pub fn new(dir: &Path, content: &str) -> ConfigMap {
+        let mut cm = ConfigMap {
+            dir: dir.to_path_buf(),
+            n: 0,
+        };
+        cm.publish(content);
+        std::os::unix::fs::symlink("..data/features.toml", dir.join("features.toml")).unwrap();
+        cm
+    }
+
+    pub fn path(&self) -> PathBuf {
+        self.dir.join("features.toml")
+    }
+
+    pub fn publish(&mut self, content: &str) {
+        self.n += 1;
+        let version = format!("..2024_01_01_00_00_00.{}", self.n);
+        std::fs::create_dir(self.dir.join(&version)).unwrap();
+        std::fs::write(self.dir.join(&version).join("features.toml"), content).unwrap();
+        let tmp = self.dir.join("..data_tmp");
+        std::os::unix::fs::symlink(&version, &tmp).unwrap();
+        std::fs::rename(&tmp, self.dir.join("..data")).unwrap();
+        if self.n > 1 {
+            let old = format!("..2024_01_01_00_00_00.{}", self.n - 1);
+            std::fs::remove_dir_all(self.dir.join(old)).unwrap();
+        }
+    }
+}
