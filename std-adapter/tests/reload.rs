@@ -137,10 +137,12 @@ fn a_deleted_file_keeps_the_last_good_version_and_its_return_is_seen() {
     let events = flags.subscribe();
     let ctx = EvaluationContext::new("node-1");
     std::fs::remove_file(&path).unwrap();
-    match events.recv_timeout(support::PATIENCE).expect("a missing event") {
+    match events
+        .recv_timeout(support::PATIENCE)
+        .expect("a missing event")
+    {
         Event::Missing => {}
         other => panic!("expected the file to go missing, got {other:?}"),
-    }
     }
     assert!(
         flags.check_name("flag_on", &ctx),
