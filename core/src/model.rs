@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize, Serializer};
 
 /// A whole configuration file.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Flags by name.
@@ -29,12 +30,14 @@ pub struct Config {
 
 /// One flag (`[features.NAME]`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct FeatureFlag {
     /// `false` is the kill switch: it wins over everything.
     pub enabled: bool,
     /// Share of contexts that get the flag, 0..=100 (resolution 0.0001 %).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 0, max = 100)))]
     pub rollout_percentage: Option<f64>,
     /// Free text for people.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -90,6 +93,7 @@ impl FeatureFlag {
 
 /// `[features.NAME.conditions]`: all that are present must hold.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Conditions {
     /// Holds when `now >= after`.
@@ -103,6 +107,7 @@ pub struct Conditions {
     pub chain_height: Option<u64>,
     /// Holds when `ctx.sync_progress >= sync_progress` (0.0..=1.0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 0, max = 1)))]
     pub sync_progress: Option<f64>,
     /// Constraints on the context's custom attributes; all must hold.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -111,6 +116,7 @@ pub struct Conditions {
 
 /// One constraint on a custom attribute.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CustomConstraint {
     /// The attribute's name.
@@ -127,6 +133,7 @@ pub struct CustomConstraint {
 
 /// The operators of custom constraints.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 #[allow(missing_docs)]
 pub enum Operator {
@@ -222,6 +229,7 @@ impl<'de> Deserialize<'de> for ConstraintValue {
 
 /// `[features.NAME.targets]`: each present list must match (AND across lists, OR within one).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Targets {
     /// Node ids, matched exactly.
@@ -240,6 +248,7 @@ pub struct Targets {
 
 /// The environment a node runs in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Environment {
     /// A developer's machine.
@@ -358,6 +367,7 @@ impl<'de> Deserialize<'de> for BucketBy {
 
 /// `[experiments.NAME]`: an A/B test.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Experiment {
     /// The experiment is active from this instant (inclusive) ...
@@ -377,11 +387,13 @@ pub struct Experiment {
 
 /// One variant of an experiment.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Variant {
     /// The variant's name.
     pub name: String,
     /// Its share of contexts, 0..=100.
+    #[cfg_attr(feature = "schema", schemars(range(min = 0, max = 100)))]
     pub percentage: f64,
     /// Flag values forced for contexts in this variant.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -483,5 +495,52 @@ impl<'de> Deserialize<'de> for Timestamp {
             }
         }
         d.deserialize_any(V)
+    }
+}
+
+#[cfg(feature = "schema")]
+mod schema {
+    use alloc::borrow::Cow;
+
+    use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
+
+    use super::{BucketBy, ConstraintValue, Timestamp};
+
+    impl JsonSchema for Timestamp {
+        fn schema_name() -> Cow<'static, str> {
+            "Timestamp".into()
+        }
+        fn json_schema(_: &mut SchemaGenerator) -> Schema {
+            json_schema!({
+                "type": "string",
+                "format": "date-time",
+                "description": "An offset date-time: a TOML offset date-time or an RFC 3339 string"
+            })
+        }
+    }
+
+    impl JsonSchema for BucketBy {
+        fn schema_name() -> Cow<'static, str> {
+            "BucketBy".into()
+        }
+        fn json_schema(_: &mut SchemaGenerator) -> Schema {
+            json_schema!({
+                "type": "string",
+                "pattern": "^(node_id|validator_key|attribute:.+)$",
+                "description": "node_id (default), validator_key or attribute:<name>"
+            })
+        }
+    }
+
+    impl JsonSchema for ConstraintValue {
+        fn schema_name() -> Cow<'static, str> {
+            "ConstraintValue".into()
+        }
+        fn json_schema(_: &mut SchemaGenerator) -> Schema {
+            json_schema!({
+                "type": ["string", "number"],
+                "description": "A string, a number (gt/gte/lt/lte) or a semantic version (semver_*)"
+            })
+        }
     }
 }

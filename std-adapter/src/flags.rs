@@ -89,9 +89,18 @@ pub struct FlagsBuilder {
     limits: Limits,
     audit_log: Option<PathBuf>,
     watch: Option<WatchOptions>,
+    subscribers: Vec<Sender<Event>>,
 }
 
 impl FlagsBuilder {
+    /// Every event from the first load on (the first load is an [`Event::Applied`] of
+    /// generation 1, or a rejection or a missing file at a lenient start).
+    pub fn subscribe(&mut self) -> Receiver<Event> {
+        let (tx, rx) = mpsc::channel();
+        self.subscribers.push(tx);
+        rx
+    }
+
     /// The flags compiled into the binary (the generated `FlagId::NAMES`).
     pub fn known(mut self, names: &[&'static str]) -> Self {
         self.known = names.to_vec();
@@ -139,7 +148,7 @@ impl FlagsBuilder {
             path: self.path,
             limits: self.limits,
             state: Mutex::new(State::default()),
-            subscribers: Mutex::new(Vec::new()),
+            subscribers: Mutex::new(self.subscribers),
             audit,
             usage: Usage::default(),
         });
@@ -251,6 +260,7 @@ impl Flags {
             limits: Limits::default(),
             audit_log: None,
             watch: None,
+            subscribers: Vec::new(),
         }
     }
 }

@@ -1,0 +1,330 @@
+//! The one-shot subcommands.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::ExitCode;
+
+use serde_json::{json, Value};
+use vexil::validate::{self, Limits, Problem, Rejected};
+use vexil::{Detail, EvaluationContext, FlagTable, Snapshot, DEFAULT_CAPACITY};
+
+use crate::context::{read_nodes, ContextArgs};
+use crate::Format;
+
+/// A problem as `vexil validate --format json` prints it.
+pub fn problem_json(p: &Problem) -> Value {
+    let mut v = json!({
+        "file": p.file,
+        "line": p.line,
+        "column": p.column,
+        "severity": p.severity.as_str(),
+        "flag": p.flag,
+        "field": p.field,
+        "message": p.message,
+    });
+    if let Some(e) = &p.experiment {
+        v["experiment"] = json!(e);
+    }
+    v
+}
+
+/// A file validated and published into a table of its own (generation 1).
+pub fn load(path: &Path) -> Result<FlagTable, Rejected> {
+    let v = validate::validate_file::<DEFAULT_CAPACITY>(path, &[], &Limits::default())?;
+    for w in &v.warnings {
+        eprintln!("{w}");
+    }
+    let table = FlagTable::new(&[]).with_clock(|| chrono::Utc::now().timestamp_micros());
+    table.publish(v.table);
+    Ok(table)
+}
+
+fn load_or_report(path: &Path) -> Result<FlagTable, String> {
+    load(path).map_err(|r| r.to_string())
+}
+
+/// What decided, for people.
+pub fn detail_text(s: &Snapshot<'_>, d: Detail) -> String {
+    match d {
+        Detail::None => String::new(),
+        Detail::Prerequisite(p) => format!("prerequisite {}", s.flag_name(p).unwrap_or("?")),
+        Detail::Condition(vexil::ConditionKind::Custom(i)) => format!("condition custom[{i}]"),
+        Detail::Condition(c) => format!("condition {}", c.as_str()),
+        Detail::Target(t) => format!("target {}", t.as_str()),
+        Detail::Variant {
+            experiment,
+            variant,
+        } => format!(
+            "variant {}/{}",
+            s.experiment_name(experiment).unwrap_or("?"),
+            s.variant_name(experiment, variant).unwrap_or("?")
+        ),
+    }
+}
+
+pub fn bar(share: f64, width: usize) -> String {
+    let filled = ((share * width as f64).round() as usize).min(width);
+    format!("{}{}", "█".repeat(filled), "·".repeat(width - filled))
+}
+
+pub fn validate(
+    files: &[std::path::PathBuf],
+    known: &[String],
+    format: Format,
+) -> Result<ExitCode, String> {
+    let known: Vec<&str> = known.iter().map(String::as_str).collect();
+    let mut invalid = false;
+    for file in files {
+        let (problems, summary) =
+            match validate::validate_file::<DEFAULT_CAPACITY>(file, &known, &Limits::default()) {
+                Ok(v) => {
+                    let summary = format!(
+                        "{}: valid: {} flags, {} experiments, sha256 {}",
+                        file.display(),
+                        v.config.features.len(),
+                        v.config.experiments.len(),
+                        validate::hex(&v.sha256)
+                    );
+                    (v.warnings, Some(summary))
+                }
+                Err(r) => {
+                    invalid = true;
+                    (r.0, None)
+                }
+            };
+        for p in &problems {
+            match format {
+                Format::Text => println!("{p}"),
+                Format::Json => println!("{}", problem_json(p)),
+            }
+        }
+        if let (Format::Text, Some(s)) = (format, summary) {
+            println!("{s}");
+        }
+    }
+    Ok(ExitCode::from(u8::from(invalid)))
+}
+
+pub fn eval(
+    file: &Path,
+    flag: Option<&str>,
+    ctx: &ContextArgs,
+    format: Format,
+) -> Result<ExitCode, String> {
+    let table = load_or_report(file)?;
+    let ctx = ctx.build(None)?;
+    let s = table.snapshot();
+    let names: Vec<String> = match flag {
+        Some(f) => vec![f.to_owned()],
+        None => s.flags().map(|(_, n, _)| n.to_owned()).collect(),
+    };
+    if format == Format::Text {
+        println!(
+            "{:<28} {:<5} {:<22} {:<10} detail",
+            "flag", "state", "reason", "generation"
+        );
+    }
+    for name in names {
+        let e = s.explain_name(&name, &ctx);
+        match format {
+            Format::Json => println!(
+                "{}",
+                json!({"flag": name, "enabled": e.enabled, "reason": e.reason.as_str(), "generation": e.generation})
+            ),
+            Format::Text => println!(
+                "{name:<28} {:<5} {:<22} {:<10} {}",
+                if e.enabled { "on" } else { "off" },
+                e.reason.as_str(),
+                e.generation,
+                detail_text(&s, e.detail)
+            ),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn diff(
+    old: &Path,
+    new: &Path,
+    nodes: Option<&Path>,
+    ctx: &ContextArgs,
+    format: Format,
+) -> Result<ExitCode, String> {
+    let (a, b) = (load_or_report(old)?, load_or_report(new)?);
+    let (ca, cb) = (
+        validate::read_config(old).map_err(|r| r.to_string())?,
+        validate::read_config(new).map_err(|r| r.to_string())?,
+    );
+    let changes = vexil::diff::diff(&ca, &cb);
+    for c in &changes {
+        match format {
+            Format::Json => println!("{}", serde_json::to_string(c).expect("changes serialize")),
+            Format::Text => println!(
+                "{}{}: {} -> {}",
+                c.flag
+                    .as_ref()
+                    .map(|f| format!("features.{f}"))
+                    .or_else(|| c.experiment.as_ref().map(|e| format!("experiments.{e}")))
+                    .unwrap_or_default(),
+                if c.field == "*" {
+                    String::new()
+                } else {
+                    format!(".{}", c.field)
+                },
+                c.old,
+                c.new
+            ),
+        }
+    }
+    if let Some(nodes) = nodes {
+        let nodes = read_nodes(nodes)?;
+        let contexts: Vec<EvaluationContext> = nodes
+            .iter()
+            .map(|n| ctx.build(Some(n)))
+            .collect::<Result<_, _>>()?;
+        let (sa, sb) = (a.snapshot(), b.snapshot());
+        let flags: BTreeSet<String> = sa
+            .flags()
+            .chain(sb.flags())
+            .map(|(_, n, _)| n.to_owned())
+            .collect();
+        for flag in flags {
+            let mut on = Vec::new();
+            let mut off = Vec::new();
+            for (node, c) in nodes.iter().zip(&contexts) {
+                match (sa.check_name(&flag, c), sb.check_name(&flag, c)) {
+                    (false, true) => on.push(node.clone()),
+                    (true, false) => off.push(node.clone()),
+                    _ => {}
+                }
+            }
+            if on.is_empty() && off.is_empty() {
+                continue;
+            }
+            match format {
+                Format::Json => {
+                    println!("{}", json!({"flag": flag, "turn_on": on, "turn_off": off}))
+                }
+                Format::Text => println!(
+                    "{flag}: turns on for {} of {} nodes {:?}, off for {} {:?}",
+                    on.len(),
+                    nodes.len(),
+                    on,
+                    off.len(),
+                    off
+                ),
+            }
+        }
+    }
+    Ok(ExitCode::from(u8::from(!changes.is_empty())))
+}
+
+pub fn rollout(
+    file: &Path,
+    flag: &str,
+    nodes: Option<&Path>,
+    simulate: Option<usize>,
+    ctx: &ContextArgs,
+    format: Format,
+) -> Result<ExitCode, String> {
+    let table = load_or_report(file)?;
+    let nodes: Vec<String> = match (nodes, simulate) {
+        (Some(path), _) => read_nodes(path)?,
+        (None, n) => (0..n.unwrap_or(1000))
+            .map(|i| format!("node-{i}"))
+            .collect(),
+    };
+    let s = table.snapshot();
+    if s.index_of(flag).is_none() {
+        return Err(format!("{}: no flag `{flag}`", file.display()));
+    }
+    let mut enabled = Vec::new();
+    for node in &nodes {
+        if s.check_name(flag, &ctx.build(Some(node))?) {
+            enabled.push(node.clone());
+        }
+    }
+    let share = if nodes.is_empty() {
+        0.0
+    } else {
+        enabled.len() as f64 / nodes.len() as f64
+    };
+    match format {
+        Format::Json => println!(
+            "{}",
+            json!({"flag": flag, "total": nodes.len(), "enabled": enabled.len(), "share": share, "nodes": enabled})
+        ),
+        Format::Text => {
+            println!(
+                "{flag}: {} of {} nodes ({:.2}%)\n{}",
+                enabled.len(),
+                nodes.len(),
+                share * 100.0,
+                bar(share, 50)
+            );
+            let shown: Vec<&str> = enabled.iter().take(20).map(String::as_str).collect();
+            let more = enabled.len().saturating_sub(shown.len());
+            println!(
+                "on: {}{}",
+                shown.join(", "),
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn variant(
+    file: &Path,
+    experiment: &str,
+    ctx: &ContextArgs,
+    format: Format,
+) -> Result<ExitCode, String> {
+    let table = load_or_report(file)?;
+    let s = table.snapshot();
+    if !s.experiments().any(|e| e == experiment) {
+        return Err(format!("{}: no experiment `{experiment}`", file.display()));
+    }
+    let ctx = ctx.build(None)?;
+    let v = s.variant(experiment, &ctx);
+    match format {
+        Format::Json => println!(
+            "{}",
+            json!({"experiment": experiment, "node_id": ctx.node_id(), "variant": v})
+        ),
+        Format::Text => println!(
+            "{experiment}: {}",
+            v.unwrap_or("(no variant: inactive, or outside every variant)")
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn schema() -> Result<ExitCode, String> {
+    let schema = schemars::schema_for!(vexil::model::Config);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&schema).expect("the schema serializes")
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn audit_verify(file: &Path, format: Format) -> Result<ExitCode, String> {
+    let result = vexil::audit::verify(file);
+    match (&result, format) {
+        (Ok(n), Format::Text) => println!("{}: intact, {n} records", file.display()),
+        (Err(e), Format::Text) => println!("{}: broken at {e}", file.display()),
+        (Ok(n), Format::Json) => {
+            println!("{}", json!({"file": file, "intact": true, "records": n}))
+        }
+        (Err(e), Format::Json) => println!(
+            "{}",
+            json!({"file": file, "intact": false, "line": e.line, "message": e.message})
+        ),
+    }
+    Ok(ExitCode::from(u8::from(result.is_err())))
+}
