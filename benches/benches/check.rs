@@ -1,74 +1,142 @@
-//! The check beside its floor, in the same run (see BENCHMARKS.md for the table of ratios).
+//! Every check case beside its floor, measured in the same run (ratios in BENCHMARKS.md).
+//! Checks go through `Flags::reader()`, so usage counting is on.
 //!
-//! * plain floor: one `AtomicU64` acquire load;
-//! * rollout floor: that load plus a wyhash of the node id compared against a threshold.
+//! Floors:
+//! * plain: one `AtomicU64` acquire load;
+//! * rollout: that load, a wyhash of the node id and a compare against a threshold;
+//! * targets: a wyhash of the node id and a binary search in 100 sorted hashes;
+//! * condition + rollout: the rollout floor plus one more load and compare.
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use vexil::{EvaluationContext, FlagIndex};
-use vexil_benches::{bench_table, FlagId};
-
-const EXTRA: &str = r#"
-[features.bench_half]
-enabled = true
-rollout_percentage = 50
-"#;
+use vexil::bucketing::SECRET;
+use vexil::EvaluationContext;
+use vexil_benches::{bench_flags, FlagId};
 
 fn checks(c: &mut Criterion) {
-    let table = bench_table(EXTRA);
-    let reader = table.reader();
-    let ctx = EvaluationContext::new("node-4711");
-    let half = reader.snapshot().index_of("bench_half").unwrap();
+    let (flags, _dir) = bench_flags();
+    let reader = flags.reader();
+    let s = reader.snapshot();
+    let idx = |n: &str| s.index_of(n).unwrap();
+    let (half, targets, conditions, prereq) = (
+        idx("bench_half"),
+        idx("bench_targets"),
+        idx("bench_conditions"),
+        idx("bench_prereq_a"),
+    );
+    drop(s);
+    let ctx = EvaluationContext::new("node-4711")
+        .with_chain_height(5_000)
+        .with_attribute("client_version", "2.3.0");
+    // Every case checks the answer it is supposed to be timing.
+    assert!(reader.check(FlagId::ParallelValidation, &ctx));
+    assert!(!reader.check(FlagId::GovernanceIntegration, &ctx));
+    assert!(!reader.check(targets, &ctx));
+    assert_eq!(reader.explain(prereq, &ctx).reason, vexil::Reason::Enabled);
+    assert!(matches!(
+        reader.explain(conditions, &ctx).reason,
+        vexil::Reason::RolloutIncluded | vexil::Reason::RolloutExcluded
+    ));
+
     let word = AtomicU64::new(1);
+    let second = AtomicU64::new(5_000);
     let node_id = String::from("node-4711");
     let threshold = u64::MAX / 2;
+    let mut sorted: Vec<u64> = (0..100u64)
+        .map(|i| wyhash::final3::wyhash(format!("validator-{i:03}").as_bytes(), 1, SECRET))
+        .collect();
+    sorted.sort_unstable();
 
     let mut g = c.benchmark_group("check");
-    g.bench_function("floor_plain_atomic_load", |b| {
+    g.bench_function("floor_plain", |b| {
         b.iter(|| black_box(&word).load(Ordering::Acquire) != 0)
     });
+    g.bench_function("floor_rollout", |b| {
+        b.iter(|| {
+            let salt = black_box(&word).load(Ordering::Acquire);
+            wyhash::final3::wyhash(black_box(node_id.as_bytes()), salt, SECRET) < threshold
+        })
+    });
+    g.bench_function("floor_targets", |b| {
+        b.iter(|| {
+            let h = wyhash::final3::wyhash(black_box(node_id.as_bytes()), 1, SECRET);
+            black_box(&sorted).binary_search(&h).is_ok()
+        })
+    });
+    g.bench_function("floor_condition_rollout", |b| {
+        b.iter(|| {
+            let salt = black_box(&word).load(Ordering::Acquire);
+            black_box(&second).load(Ordering::Acquire) >= 1000
+                && wyhash::final3::wyhash(black_box(node_id.as_bytes()), salt, SECRET) < threshold
+        })
+    });
+
     g.bench_function("plain_on", |b| {
         b.iter(|| reader.check(black_box(FlagId::ParallelValidation), black_box(&ctx)))
     });
     g.bench_function("disabled", |b| {
         b.iter(|| reader.check(black_box(FlagId::GovernanceIntegration), black_box(&ctx)))
     });
-    g.bench_function("floor_rollout_load_wyhash_compare", |b| {
-        b.iter(|| {
-            let salt = black_box(&word).load(Ordering::Acquire);
-            wyhash::final3::wyhash(
-                black_box(node_id.as_bytes()),
-                salt,
-                vexil::bucketing::SECRET,
-            ) < threshold
-        })
-    });
     g.bench_function("rollout_50", |b| {
         b.iter(|| reader.check(black_box(half), black_box(&ctx)))
     });
-    let snapshot = reader.snapshot();
-    g.bench_function("rollout_50_held_snapshot", |b| {
-        b.iter(|| snapshot.check(black_box(half), black_box(&ctx)))
+    g.bench_function("targets_100_miss", |b| {
+        b.iter(|| reader.check(black_box(targets), black_box(&ctx)))
     });
-    drop(snapshot);
+    g.bench_function("conditions_custom_rollout", |b| {
+        b.iter(|| reader.check(black_box(conditions), black_box(&ctx)))
+    });
+    g.bench_function("prerequisites_3_deep", |b| {
+        b.iter(|| reader.check(black_box(prereq), black_box(&ctx)))
+    });
     g.bench_function("check_name", |b| {
         b.iter(|| reader.check_name(black_box("bench_half"), black_box(&ctx)))
     });
     g.bench_function("explain_rollout_50", |b| {
         b.iter(|| reader.explain(black_box(half), black_box(&ctx)))
     });
-    g.bench_function("complex_validator_batching", |b| {
-        b.iter(|| {
-            reader.check(
-                black_box(FlagIndex(FlagId::ValidatorBatching as u32)),
-                black_box(&ctx),
-            )
-        })
+    let snapshot = reader.snapshot();
+    g.bench_function("held_snapshot_rollout_50", |b| {
+        b.iter(|| snapshot.check(black_box(half), black_box(&ctx)))
+    });
+    drop(snapshot);
+
+    vexil::global::install(flags.clone()).expect("installed once");
+    vexil::global::set_context(ctx.clone());
+    assert!(vexil::feature_enabled!(FlagId::ParallelValidation));
+    g.bench_function("feature_enabled_cached", |b| {
+        b.iter(|| vexil::feature_enabled!(black_box(FlagId::ParallelValidation)))
+    });
+    g.bench_function("flags_check_pinned_per_call", |b| {
+        b.iter(|| flags.check(black_box(FlagId::ParallelValidation), black_box(&ctx)))
     });
     g.finish();
 }
 
-criterion_group!(benches, checks);
+fn reload(c: &mut Criterion) {
+    let mut g = c.benchmark_group("reload");
+    for (name, text) in [
+        ("bundled", vexil_benches::bench_config_text()),
+        ("generated_1000", vexil_benches::generated_config(1000)),
+    ] {
+        let table: vexil::FlagTable = vexil::FlagTable::new(&[]);
+        g.bench_function(format!("parse_validate_compile_publish/{name}"), |b| {
+            b.iter(|| {
+                let v = vexil::validate::validate_bytes::<{ vexil::DEFAULT_CAPACITY }>(
+                    black_box(text.as_bytes()),
+                    "bench.toml",
+                    &[],
+                    &vexil::validate::Limits::default(),
+                )
+                .expect("valid");
+                table.publish(v.table)
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, checks, reload);
 criterion_main!(benches);

@@ -1,17 +1,110 @@
 //! Shared fixtures of the Vexil benchmarks: the generated `FlagId` for the bundled
-//! configuration and tables built from it.
+//! configuration, the benchmark flags, and the floors every case is compared with.
 
 include!(concat!(env!("OUT_DIR"), "/vexil_flags.rs"));
 
-use vexil::FlagTable;
+use std::path::PathBuf;
 
-/// The bundled configuration plus benchmark flags, published once.
-pub fn bench_table(extra: &str) -> FlagTable {
+use vexil::{FlagTable, Flags};
+
+/// Benchmark flags appended to the bundled configuration.
+pub fn extra_flags() -> String {
+    let ids: Vec<String> = (0..100).map(|i| format!("\"validator-{i:03}\"")).collect();
+    format!(
+        r#"
+[features.bench_half]
+enabled = true
+rollout_percentage = 50
+
+[features.bench_targets]
+enabled = true
+[features.bench_targets.targets]
+node_ids = [{}]
+
+[features.bench_conditions]
+enabled = true
+rollout_percentage = 50
+[features.bench_conditions.conditions]
+chain_height = 1000
+custom = [{{ attribute = "client_version", operator = "semver_gte", value = "2.1.0" }}]
+
+[features.bench_prereq_a]
+enabled = true
+requires = ["bench_prereq_b"]
+[features.bench_prereq_b]
+enabled = true
+requires = ["bench_prereq_c"]
+[features.bench_prereq_c]
+enabled = true
+requires = ["parallel_validation"]
+"#,
+        ids.join(", ")
+    )
+}
+
+/// The bundled configuration plus the benchmark flags.
+pub fn bench_config_text() -> String {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../config/features.toml");
-    let text = std::fs::read_to_string(path).expect("bundled config") + extra;
-    let config = vexil::validate::parse_config(&text, path).expect("bench config parses");
+    std::fs::read_to_string(path).expect("bundled config") + &extra_flags()
+}
+
+/// The bench configuration in a temporary file, loaded by a [`Flags`] (no watcher).
+pub fn bench_flags() -> (Flags, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path: PathBuf = dir.path().join("features.toml");
+    std::fs::write(&path, bench_config_text()).expect("write bench config");
+    let flags = Flags::builder(&path)
+        .known(&FlagId::NAMES)
+        .build()
+        .expect("bench config loads");
+    (flags, dir)
+}
+
+/// A table with the bench configuration published once.
+pub fn bench_table() -> FlagTable {
+    let config = vexil::validate::parse_config(&bench_config_text(), "bench.toml").expect("parses");
     let table = FlagTable::new(&FlagId::NAMES);
-    let compiled = table.compile(&config).expect("bench config compiles");
-    table.publish(compiled.table);
+    table.publish(table.compile(&config).expect("compiles").table);
     table
+}
+
+/// A configuration of `n` flags of every kind, for reload benchmarks.
+pub fn generated_config(n: usize) -> String {
+    let mut s = String::with_capacity(n * 160);
+    for i in 0..n {
+        s.push_str(&format!("[features.flag_{i:04}]\nenabled = true\n"));
+        match i % 5 {
+            0 => {}
+            1 => s.push_str(&format!("rollout_percentage = {}\n", i % 100)),
+            2 => s.push_str(&format!(
+                "[features.flag_{i:04}.targets]\nnode_ids = [\"n{i}\", \"m{i}\"]\nenvironments = [\"canary\"]\n"
+            )),
+            3 => s.push_str(&format!(
+                "requires = [\"flag_{:04}\"]\n[features.flag_{i:04}.conditions]\nchain_height = {i}\n",
+                i - 3
+            )),
+            _ => s.push_str(
+                "[features.flag_XXXX.conditions]\ncustom = [{ attribute = \"v\", operator = \"semver_gte\", value = \"1.2.3\" }]\n"
+                    .replace("XXXX", &format!("{i:04}"))
+                    .as_str(),
+            ),
+        }
+    }
+    s
+}
+
+/// For the custom-harness benches: whether `cargo bench [-- FILTER]` asked for this bench
+/// (any non-flag argument is a filter that must occur in `name`).
+pub fn selected(name: &str) -> bool {
+    std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .all(|filter| name.contains(&filter))
+}
+
+/// The `q`-quantile of some samples (sorted in place).
+pub fn quantile(samples: &mut [f64], q: f64) -> f64 {
+    samples.sort_by(|a, b| a.total_cmp(b));
+    let i = ((samples.len() as f64 - 1.0) * q).round() as usize;
+    samples[i.min(samples.len() - 1)]
 }
