@@ -28,6 +28,7 @@ fn checks(c: &mut Criterion) {
     );
     drop(s);
     let ctx = EvaluationContext::new("node-4711")
+        .with_environment(vexil::Environment::Mainnet)
         .with_chain_height(5_000)
         .with_attribute("client_version", "2.3.0");
     // Every case checks the answer it is supposed to be timing.

@@ -37,6 +37,8 @@ requires = ["bench_prereq_c"]
 [features.bench_prereq_c]
 enabled = true
 requires = ["parallel_validation"]
+[features.bench_prereq_c.targets]
+environments = ["mainnet"]
 "#,
         ids.join(", ")
     )

@@ -274,6 +274,10 @@ pub(crate) struct FlagData {
     pub(crate) requires: Vec<u32>,
     pub(crate) conditions: CompiledConditions,
     pub(crate) targets: CompiledTargets,
+    /// Whether any condition or target list is present (so that a flag without them skips
+    /// both steps outright).
+    pub(crate) has_conditions: bool,
+    pub(crate) has_targets: bool,
     /// Experiments that override this flag in some variant.
     pub(crate) experiments: Vec<u32>,
 }
@@ -282,7 +286,8 @@ pub(crate) struct FlagData {
 pub(crate) enum KeySource {
     NodeId,
     ValidatorKey,
-    Attribute(String),
+    /// An attribute, by name and name hash.
+    Attribute(String, u64),
 }
 
 impl From<Option<&BucketBy>> for KeySource {
@@ -290,7 +295,9 @@ impl From<Option<&BucketBy>> for KeySource {
         match b {
             None | Some(BucketBy::NodeId) => KeySource::NodeId,
             Some(BucketBy::ValidatorKey) => KeySource::ValidatorKey,
-            Some(BucketBy::Attribute(a)) => KeySource::Attribute(a.clone()),
+            Some(BucketBy::Attribute(a)) => {
+                KeySource::Attribute(a.clone(), crate::context::name_hash(a))
+            }
         }
     }
 }
@@ -316,6 +323,7 @@ impl CompiledConditions {
 
 pub(crate) struct Constraint {
     pub(crate) attribute: String,
+    pub(crate) attribute_hash: u64,
     pub(crate) operator: Operator,
     pub(crate) operand: Operand,
 }
@@ -528,6 +536,7 @@ pub fn compile<const N: usize>(
     if diags.has_errors() {
         return Err(diags);
     }
+    resolve_static_prerequisites(&mut flags);
 
     let mut slots = [Slot::UNKNOWN; N];
     for (slot, f) in slots.iter_mut().zip(&flags) {
@@ -567,7 +576,40 @@ fn undefined_flag(name: &str) -> FlagData {
         requires: Vec::new(),
         conditions: CompiledConditions::default(),
         targets: CompiledTargets::default(),
+        has_conditions: false,
+        has_targets: false,
         experiments: Vec::new(),
+    }
+}
+
+/// Whether a flag is on for every context: defined, enabled, nothing that depends on the
+/// context, and no partial rollout.
+fn always_on(f: &FlagData) -> bool {
+    f.defined
+        && f.enabled
+        && f.requires.is_empty()
+        && !f.has_conditions
+        && !f.has_targets
+        && f.experiments.is_empty()
+        && f.ppm.is_none_or(|p| p >= SCALE)
+}
+
+/// Drops prerequisites that are on for every context: step 3 can never fail on them, so the
+/// answer and its reason are unchanged, and a flag whose prerequisites are all such switches
+/// is decided from its slot. Repeated until nothing changes, so chains of them collapse
+/// (at most `MAX_PREREQUISITE_DEPTH + 1` passes).
+fn resolve_static_prerequisites(flags: &mut [FlagData]) {
+    loop {
+        let on: Vec<bool> = flags.iter().map(always_on).collect();
+        let mut changed = false;
+        for f in flags.iter_mut() {
+            let before = f.requires.len();
+            f.requires.retain(|&r| !on[r as usize]);
+            changed |= f.requires.len() != before;
+        }
+        if !changed {
+            return;
+        }
     }
 }
 
@@ -667,6 +709,8 @@ fn compile_flag(
         threshold,
         key: KeySource::from(flag.bucket_by.as_ref()),
         requires,
+        has_conditions: !conditions.is_empty(),
+        has_targets: !targets.is_empty(),
         conditions,
         targets,
         experiments: Vec::new(),
@@ -835,6 +879,7 @@ fn compile_constraint(
         }
     };
     Some(Constraint {
+        attribute_hash: crate::context::name_hash(&c.attribute),
         attribute: c.attribute.clone(),
         operator: op,
         operand,

@@ -38,6 +38,8 @@ pub struct EvaluationContext {
 #[derive(Clone, Debug)]
 pub struct Attribute {
     name: String,
+    /// `bucketing::key_hash(name)`: lookups compare this before the name.
+    name_hash: u64,
     value: String,
     key: Option<u64>,
     number: Option<f64>,
@@ -50,6 +52,7 @@ impl Attribute {
         let number = value.trim().parse::<f64>().ok().filter(|n| !n.is_nan());
         let version = semver::Version::parse(value.trim()).ok();
         Attribute {
+            name_hash: name_hash(&name),
             name,
             value,
             key,
@@ -248,8 +251,22 @@ impl EvaluationContext {
         self.find(name).ok().map(|i| &self.attributes[i])
     }
 
+    /// The attribute whose name hashes to `hash` (see [`name_hash`]) and is `name`: a scan of
+    /// hashes, with a string compare only on a match.
+    #[inline]
+    pub(crate) fn attribute_by_hash(&self, hash: u64, name: &str) -> Option<&Attribute> {
+        self.attributes
+            .iter()
+            .find(|a| a.name_hash == hash && a.name == name)
+    }
+
     fn find(&self, name: &str) -> Result<usize, usize> {
         self.attributes
             .binary_search_by(|a| a.name.as_str().cmp(name))
     }
+}
+
+/// The hash attribute names are looked up by (an empty name hashes to 0).
+pub(crate) fn name_hash(name: &str) -> u64 {
+    bucketing::key_hash(name).unwrap_or(0)
 }

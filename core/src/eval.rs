@@ -166,14 +166,27 @@ impl<const N: usize> Table<N> {
     }
 
     #[cold]
-    #[inline(never)]
     fn check_complex(&self, slot: usize, ctx: &EvaluationContext) -> bool {
         self.decide(slot, ctx).0
     }
 
-    /// The check with its reason and detail.
+    /// The check with its reason and detail. Like the check, the slot answers every kind but
+    /// `Complex` without the full evaluation.
+    #[inline]
     pub(crate) fn explain(&self, slot: usize, ctx: &EvaluationContext) -> Evaluation {
-        let (enabled, reason, detail) = self.decide(slot, ctx);
+        let (enabled, reason, detail) = match self.slots.get(slot).map(|s| (s.kind, s)) {
+            None | Some((Kind::Unknown, _)) => (false, Reason::UnknownFlag, Detail::None),
+            Some((Kind::Disabled, _)) => (false, Reason::Disabled, Detail::None),
+            Some((Kind::Enabled, _)) => (true, Reason::Enabled, Detail::None),
+            Some((Kind::Full, _)) => (true, Reason::RolloutIncluded, Detail::None),
+            Some((Kind::Rollout, s)) => match ctx.node_key() {
+                Some(key) if bucketing::bucket(key, s.salt) < s.threshold => {
+                    (true, Reason::RolloutIncluded, Detail::None)
+                }
+                _ => (false, Reason::RolloutExcluded, Detail::None),
+            },
+            Some((Kind::Complex, _)) => self.decide(slot, ctx),
+        };
         Evaluation {
             enabled,
             reason,
@@ -197,7 +210,9 @@ impl<const N: usize> Table<N> {
         None
     }
 
-    /// SPEC section 4, steps 1 to 8.
+    /// SPEC section 4, steps 1 to 8. Out of line, so that the slot fast paths of `check` and
+    /// `explain` do not pay for its frame.
+    #[inline(never)]
     fn decide(&self, slot: usize, ctx: &EvaluationContext) -> (bool, Reason, Detail) {
         // 1. unknown
         let Some(flag) = self.flags.get(slot).filter(|f| f.defined) else {
@@ -243,12 +258,16 @@ impl<const N: usize> Table<N> {
             }
         }
         // 5. conditions
-        if let Some(kind) = failing_condition(flag, ctx, now) {
-            return (false, Reason::ConditionFailed, Detail::Condition(kind));
+        if flag.has_conditions {
+            if let Some(kind) = failing_condition(flag, ctx, now) {
+                return (false, Reason::ConditionFailed, Detail::Condition(kind));
+            }
         }
         // 6. targets
-        if let Some(kind) = failing_target(flag, ctx) {
-            return (false, Reason::TargetMismatch, Detail::Target(kind));
+        if flag.has_targets {
+            if let Some(kind) = failing_target(flag, ctx) {
+                return (false, Reason::TargetMismatch, Detail::Target(kind));
+            }
         }
         // 7. and 8. rollout
         match flag.ppm {
@@ -279,7 +298,9 @@ impl KeySource {
         match self {
             KeySource::NodeId => ctx.node_key(),
             KeySource::ValidatorKey => ctx.validator_key_hash(),
-            KeySource::Attribute(name) => ctx.attribute_entry(name).and_then(|a| a.key()),
+            KeySource::Attribute(name, hash) => {
+                ctx.attribute_by_hash(*hash, name).and_then(|a| a.key())
+            }
         }
     }
 }
@@ -366,7 +387,7 @@ fn failing_target(flag: &FlagData, ctx: &EvaluationContext) -> Option<TargetKind
 impl Constraint {
     fn holds(&self, ctx: &EvaluationContext) -> bool {
         use Operator::*;
-        let attr = ctx.attribute_entry(&self.attribute);
+        let attr = ctx.attribute_by_hash(self.attribute_hash, &self.attribute);
         let value = attr.map(|a| a.value());
         match (self.operator, &self.operand) {
             (Exists, _) => attr.is_some(),

@@ -363,6 +363,7 @@ impl<T: Deref<Target = FlagTable<N>>, const N: usize> ReaderOf<T, N> {
     }
 
     /// The answer with its reason, detail and generation.
+    #[inline]
     pub fn explain<K: FlagKey>(&self, flag: K, ctx: &EvaluationContext) -> Evaluation {
         self.current().explain(flag.index(), ctx)
     }

@@ -734,3 +734,44 @@ fn pinned_snapshots_need_a_guard_of_the_tables_collector() {
     }));
     assert!(foreign.is_err(), "a guard of another collector is refused");
 }
+
+#[test]
+fn prerequisites_that_are_always_on_do_not_change_answers() {
+    // `top` -> `mid` -> `switch` (always on) collapses to plain flags; `gated` -> `off_switch`
+    // (always off) still fails with its detail; `ctx_dep` -> `canary` stays context-dependent.
+    let t = table(
+        "[features.switch]\nenabled = true\nrollout_percentage = 100\n\
+         [features.mid]\nenabled = true\nrequires = [\"switch\"]\n\
+         [features.top]\nenabled = true\nrollout_percentage = 50\nrequires = [\"mid\"]\n\
+         [features.off_switch]\nenabled = false\n\
+         [features.gated]\nenabled = true\nrequires = [\"off_switch\", \"switch\"]\n\
+         [features.canary]\nenabled = true\n[features.canary.targets]\nenvironments = [\"canary\"]\n\
+         [features.ctx_dep]\nenabled = true\nrequires = [\"switch\", \"canary\"]\n",
+    );
+    let r = t.reader();
+    let s = r.snapshot();
+    let n = EvaluationContext::new("node-1");
+    assert_eq!(r.explain_name("mid", &n).reason, Reason::Enabled);
+    let top = r.explain_name("top", &n).reason;
+    assert!(
+        matches!(top, Reason::RolloutIncluded | Reason::RolloutExcluded),
+        "{top:?}"
+    );
+    assert_eq!(
+        r.explain_name("gated", &n).detail,
+        Detail::Prerequisite(s.index_of("off_switch").unwrap())
+    );
+    assert_eq!(
+        r.explain_name("ctx_dep", &n).detail,
+        Detail::Prerequisite(s.index_of("canary").unwrap())
+    );
+    let canary = EvaluationContext::new("node-1").with_environment(Environment::Canary);
+    assert!(r.check_name("ctx_dep", &canary));
+    // The rollout of `top` is the same population as a flag without prerequisites.
+    let plain = table("[features.top]\nenabled = true\nrollout_percentage = 50\n");
+    let p = plain.reader();
+    for i in 0..200 {
+        let ctx = EvaluationContext::new(format!("node-{i}"));
+        assert_eq!(r.check_name("top", &ctx), p.check_name("top", &ctx));
+    }
+}
