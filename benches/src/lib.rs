@@ -96,11 +96,12 @@ pub fn generated_config(n: usize) -> String {
 }
 
 /// For the custom-harness benches: whether `cargo bench [-- FILTER]` asked for this bench
-/// (any non-flag argument is a filter that must occur in `name`).
+/// (an argument that is neither an option nor an option's number is a filter that must occur
+/// in `name`; criterion's own options, such as `--measurement-time 5`, are passed over).
 pub fn selected(name: &str) -> bool {
     std::env::args()
         .skip(1)
-        .filter(|a| !a.starts_with('-'))
+        .filter(|a| !a.starts_with('-') && a.parse::<f64>().is_err())
         .all(|filter| name.contains(&filter))
 }
 

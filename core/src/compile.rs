@@ -259,8 +259,10 @@ pub(crate) enum Kind {
     Disabled = 3,
     /// A partial rollout on `node_id`, nothing else: `bucket < threshold`.
     Rollout = 4,
+    /// A `node_ids` target list, nothing else: a lookup in the flag's key set.
+    NodeTargets = 5,
     /// Anything else: the full evaluation.
-    Complex = 5,
+    Complex = 6,
 }
 
 pub(crate) struct FlagData {
@@ -354,36 +356,59 @@ impl CompiledTargets {
     }
 }
 
-/// A set of strings by key hash: binary search on the hash, then a string compare to rule out
-/// a collision.
+/// A set of strings by key hash: an open-addressing table of the hashes (capacity a power of
+/// two, at most half full, linear probing; 0 marks an empty bucket), so a lookup is one or two
+/// probes, and a string compare rules out a collision on a hit.
 pub(crate) struct KeySet {
     hashes: Vec<u64>,
     names: Vec<String>,
+    mask: usize,
 }
 
 impl KeySet {
     fn new(items: &[String]) -> KeySet {
-        let mut pairs: Vec<(u64, String)> = items
-            .iter()
-            .filter_map(|s| bucketing::key_hash(s).map(|h| (h, s.clone())))
-            .collect();
-        pairs.sort();
-        pairs.dedup();
-        let (hashes, names) = pairs.into_iter().unzip();
-        KeySet { hashes, names }
+        let capacity = (items.len() * 2).next_power_of_two().max(2);
+        let mut set = KeySet {
+            hashes: alloc::vec![0; capacity],
+            names: alloc::vec![String::new(); capacity],
+            mask: capacity - 1,
+        };
+        for item in items {
+            let Some(hash) = bucketing::key_hash(item) else {
+                continue;
+            };
+            let hash = hash.max(1);
+            let mut i = hash as usize & set.mask;
+            loop {
+                if set.hashes[i] == 0 {
+                    set.hashes[i] = hash;
+                    set.names[i] = item.clone();
+                    break;
+                }
+                if set.hashes[i] == hash && set.names[i] == *item {
+                    break;
+                }
+                i = (i + 1) & set.mask;
+            }
+        }
+        set
     }
 
     #[inline]
     pub(crate) fn contains(&self, hash: Option<u64>, key: &str) -> bool {
         let Some(hash) = hash else { return false };
-        let mut i = self.hashes.partition_point(|&h| h < hash);
-        while i < self.hashes.len() && self.hashes[i] == hash {
-            if self.names[i] == key {
+        let hash = hash.max(1);
+        let mut i = hash as usize & self.mask;
+        loop {
+            let h = self.hashes[i];
+            if h == 0 {
+                return false;
+            }
+            if h == hash && self.names[i] == key {
                 return true;
             }
-            i += 1;
+            i = (i + 1) & self.mask;
         }
-        false
     }
 }
 
@@ -618,9 +643,19 @@ fn slot_for(f: &FlagData) -> Slot {
         Kind::Unknown
     } else if !f.enabled {
         Kind::Disabled
+    } else if f.requires.is_empty()
+        && !f.has_conditions
+        && f.experiments.is_empty()
+        && f.ppm.is_none()
+        && f.targets.node_ids.is_some()
+        && f.targets.validator_keys.is_none()
+        && f.targets.ip_ranges.is_none()
+        && f.targets.environments.is_none()
+    {
+        Kind::NodeTargets
     } else if !f.requires.is_empty()
-        || !f.conditions.is_empty()
-        || !f.targets.is_empty()
+        || f.has_conditions
+        || f.has_targets
         || !f.experiments.is_empty()
     {
         Kind::Complex

@@ -156,13 +156,22 @@ impl<const N: usize> Table<N> {
         if s.kind <= Kind::Disabled {
             return s.kind <= Kind::Full;
         }
-        if s.kind == Kind::Rollout {
-            return match ctx.node_key() {
+        match s.kind {
+            Kind::Rollout => match ctx.node_key() {
                 Some(key) => bucketing::bucket(key, s.salt) < s.threshold,
                 None => false,
-            };
+            },
+            Kind::NodeTargets => self.node_targets_match(slot, ctx),
+            _ => self.check_complex(slot, ctx),
         }
-        self.check_complex(slot, ctx)
+    }
+
+    #[inline]
+    fn node_targets_match(&self, slot: usize, ctx: &EvaluationContext) -> bool {
+        self.flags
+            .get(slot)
+            .and_then(|f| f.targets.node_ids.as_ref())
+            .is_some_and(|set| set.contains(ctx.node_key(), ctx.node_id()))
     }
 
     #[cold]
@@ -185,6 +194,17 @@ impl<const N: usize> Table<N> {
                 }
                 _ => (false, Reason::RolloutExcluded, Detail::None),
             },
+            Some((Kind::NodeTargets, _)) => {
+                if self.node_targets_match(slot, ctx) {
+                    (true, Reason::Enabled, Detail::None)
+                } else {
+                    (
+                        false,
+                        Reason::TargetMismatch,
+                        Detail::Target(TargetKind::NodeIds),
+                    )
+                }
+            }
             Some((Kind::Complex, _)) => self.decide(slot, ctx),
         };
         Evaluation {
