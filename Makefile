@@ -3,7 +3,7 @@ CARGO ?= cargo
 JOBS ?= 2
 NOSTD_TARGET ?= thumbv7em-none-eabihf
 
-.PHONY: run test bench loom ci fmt-check clippy doc nostd bench-build
+.PHONY: run test bench bench-peers loom miri fuzz-smoke ci fmt-check clippy doc nostd bench-build
 
 ## The main job: watch the bundled config/features.toml, live, with a simulated fleet of
 ## 1,000 nodes (edit the file in another terminal; Ctrl-C to stop).
@@ -19,10 +19,28 @@ test:
 bench:
 	$(CARGO) bench -j$(JOBS) -p vexil-benches
 
-## Loom models of the publication protocol (small models, release build, own target dir).
+## Loom models (small models, release build, own target dir), then the anti-vacuity check:
+## every model must fail on its deliberately broken variant.
 loom:
 	RUSTFLAGS="--cfg vexil_loom --cfg crossbeam_loom" LOOM_MAX_PREEMPTIONS=2 \
 		CARGO_TARGET_DIR=target/loom $(CARGO) test -j$(JOBS) --release -p vexil-loom-tests
+	JOBS=$(JOBS) bash scripts/loom-broken.sh
+
+## Miri (tree borrows: crossbeam-epoch is not compatible with stacked borrows) on the unsafe
+## publication code and the table tests, with reduced iteration counts under cfg(miri).
+miri:
+	MIRIFLAGS="-Zmiri-tree-borrows -Zmiri-disable-isolation" $(CARGO) +nightly miri test -j$(JOBS) \
+		-p vexil-core --lib --test publication --test reclamation --test evaluation --test custom
+
+## A short fuzzing smoke run (the long run: see README, Verification).
+fuzz-smoke:
+	mkdir -p fuzz/corpus/config_pipeline
+	cd fuzz && $(CARGO) +nightly fuzz run config_pipeline corpus/config_pipeline seeds -- \
+		-max_total_time=$${FUZZ_SECONDS:-60} -dict=toml.dict -max_len=8192
+
+## Vexil against peer engines (own workspace; not built by default or in CI).
+bench-peers:
+	cd benches/peers && $(CARGO) bench -j$(JOBS)
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
@@ -40,4 +58,4 @@ nostd:
 bench-build:
 	$(CARGO) bench -j$(JOBS) -p vexil-benches --no-run
 
-ci: fmt-check clippy doc test nostd bench-build
+ci: fmt-check clippy doc test nostd bench-build loom miri fuzz-smoke

@@ -213,6 +213,8 @@ pub(crate) struct Table<const N: usize> {
     pub(crate) digest: [u8; 32],
     /// The publisher's clock, for contexts without `now` (see [`Clock`]).
     pub(crate) clock: Option<Clock>,
+    #[cfg(vexil_loom)]
+    pub(crate) probe: crate::table::Probe,
     /// Every slot of the capacity: a check's bounds check is against the constant `N`, and
     /// slots past the configuration's flags are `Unknown`.
     pub(crate) slots: [Slot; N],
@@ -578,6 +580,8 @@ pub fn compile<const N: usize>(
         generation: 0,
         digest: [0; 32],
         clock: None,
+        #[cfg(vexil_loom)]
+        probe: crate::table::Probe::new(0),
         slots,
         flags,
         by_name,

@@ -39,6 +39,7 @@
 extern crate alloc;
 
 pub mod bucketing;
+pub mod callsite;
 pub mod compile;
 mod context;
 pub mod docs;

@@ -151,14 +151,27 @@ impl<const N: usize> FlagTable<N> {
             // through the collector after they have been unlinked, so it is still alive.
             boxed.generation = unsafe { (*current).generation } + 1;
             let generation = boxed.generation;
+            #[cfg(vexil_loom)]
+            boxed.probe.write(generation);
             let new = Box::into_raw(boxed);
+            #[cfg(not(vexil_loom_broken = "relaxed_publish"))]
+            let success = Ordering::AcqRel;
+            // A broken publication for the loom model: the table's contents are not released.
+            #[cfg(vexil_loom_broken = "relaxed_publish")]
+            let success = Ordering::Relaxed;
             match self
                 .current
-                .compare_exchange(current, new, Ordering::AcqRel, Ordering::Acquire)
+                .compare_exchange(current, new, success, Ordering::Acquire)
             {
                 Ok(old) => {
                     self.generation.fetch_max(generation, Ordering::Release);
+                    #[cfg(not(vexil_loom_broken = "free_before_unpin"))]
                     retire(&guard, old);
+                    // A broken retirement for the loom model: the old table is freed at once,
+                    // while pinned readers may still hold it.
+                    #[cfg(vexil_loom_broken = "free_before_unpin")]
+                    // SAFETY: none: this variant exists only to be caught by the loom model.
+                    drop(unsafe { Box::from_raw(old) });
                     guard.flush();
                     return generation;
                 }
@@ -217,6 +230,42 @@ impl<const N: usize> Drop for FlagTable<N> {
         // and `current` was never retired, so this is the last reference to it.
         drop(unsafe { Box::from_raw(current) });
         // Retired tables are freed when the collector and its last handle are dropped.
+    }
+}
+
+/// Under loom, every table carries a cell that its publisher writes before publishing, its
+/// readers read, and its destructor writes: a reader that reads a table not yet properly
+/// published, or one being freed, is a data race that loom reports.
+#[cfg(vexil_loom)]
+pub(crate) struct Probe(loom::cell::UnsafeCell<u64>);
+
+// SAFETY: only loom builds have probes, and loom checks every access to the cell for races:
+// finding them is the probe's purpose.
+#[cfg(vexil_loom)]
+unsafe impl Sync for Probe {}
+
+#[cfg(vexil_loom)]
+impl Probe {
+    pub(crate) fn new(value: u64) -> Probe {
+        Probe(loom::cell::UnsafeCell::new(value))
+    }
+
+    pub(crate) fn write(&self, value: u64) {
+        // SAFETY: loom's cell pointer, valid while the cell lives; loom checks the access.
+        self.0.with_mut(|p| unsafe { *p = value });
+    }
+
+    pub(crate) fn read(&self) -> u64 {
+        // SAFETY: as for `write`.
+        self.0.with(|p| unsafe { *p })
+    }
+}
+
+#[cfg(vexil_loom)]
+impl<const N: usize> Drop for Table<N> {
+    fn drop(&mut self) {
+        // A write: loom reports a reader still reading this table.
+        self.probe.write(u64::MAX);
     }
 }
 
@@ -313,7 +362,14 @@ impl<T: Deref<Target = FlagTable<N>>, const N: usize> ReaderOf<T, N> {
         // `new()` on and only ever re-pinned inside `advance`, which loads afresh after
         // re-pinning). A table loaded under a pin is freed only after that pin moves on twice,
         // which cannot happen while `&self` is borrowed: re-pinning needs another call.
-        unsafe { &*p }
+        let table = unsafe { &*p };
+        #[cfg(vexil_loom)]
+        assert_eq!(
+            table.probe.read(),
+            table.generation,
+            "a table seen half-published"
+        );
+        table
     }
 
     /// Out of line: a new table was published since this reader last looked. Re-pin (so that
@@ -431,7 +487,14 @@ impl<'a, const N: usize> Snapshot<'a, N> {
         // SAFETY: the pointer was loaded after `_guard` was pinned, and the guard lives as long
         // as `self`, so the collector cannot free the table before `self` is dropped; the
         // `FlagTable` (which frees its current table on drop) outlives `'a`.
-        unsafe { &*self.table }
+        let table = unsafe { &*self.table };
+        #[cfg(vexil_loom)]
+        assert_eq!(
+            table.probe.read(),
+            table.generation,
+            "a table seen half-published"
+        );
+        table
     }
 
     /// Whether the flag is on for this context.

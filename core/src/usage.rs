@@ -6,9 +6,9 @@
 //! counters and folds their growth into a metrics facade. Counters are `usize` and wrap; fold
 //! by [`UsageShard::fold`] often enough that no counter wraps twice between folds.
 
+use crate::sync::{AtomicUsize, Ordering};
 use alloc::boxed::Box;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicUsize, Ordering};
 
 /// Counters for one reader: `(on, off)` per flag slot.
 #[derive(Debug)]
@@ -43,6 +43,22 @@ impl UsageShard {
     /// Calls `f(slot, on, off)` with the growth of each slot's counts since `last` (the
     /// previous fold's reading, updated in place). Counters that wrapped are handled.
     pub fn fold(&self, last: &mut Vec<(usize, usize)>, mut f: impl FnMut(usize, usize, usize)) {
+        // A broken fold for the loom model: reading and resetting loses the owner's counts
+        // that land between its load and its store.
+        #[cfg(vexil_loom_broken = "fold_resets")]
+        let now: Vec<(usize, usize)> = self
+            .counts
+            .chunks_exact(2)
+            .map(|c| {
+                (
+                    c[1].swap(0, Ordering::Relaxed),
+                    c[0].swap(0, Ordering::Relaxed),
+                )
+            })
+            .collect();
+        #[cfg(vexil_loom_broken = "fold_resets")]
+        last.clear();
+        #[cfg(not(vexil_loom_broken = "fold_resets"))]
         let now = self.read();
         last.resize(now.len(), (0, 0));
         for (slot, (n, l)) in now.iter().zip(last.iter_mut()).enumerate() {

@@ -17,10 +17,10 @@
 //! it, then makes it even again. So a call site pays the full check only within those short
 //! windows (and once after each invalidation).
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
+use vexil_core::callsite::Epoch;
 use vexil_core::{EvaluationContext, FlagKey};
 
 use crate::flags::Event;
@@ -30,7 +30,7 @@ use crate::Flags;
 pub const TIME_LEAD: Duration = Duration::from_millis(50);
 
 /// Even: answers may be cached for this epoch. Odd: nothing is cached. 0: nothing installed.
-static EPOCH: AtomicU64 = AtomicU64::new(0);
+static EPOCH: Epoch = Epoch::new();
 static FLAGS: OnceLock<Flags> = OnceLock::new();
 static CONTEXT: RwLock<Option<Arc<EvaluationContext>>> = RwLock::new(None);
 
@@ -72,17 +72,11 @@ pub fn context() -> Arc<EvaluationContext> {
 /// Makes every call site re-evaluate. The epoch moves by 2, keeping its parity: inside a
 /// no-cache window around a time boundary it stays odd.
 pub(crate) fn invalidate() {
-    EPOCH.fetch_add(2, Ordering::AcqRel);
+    EPOCH.invalidate();
 }
 
 fn set_caching(on: bool) {
-    let _ = EPOCH.fetch_update(Ordering::AcqRel, Ordering::Acquire, |e| {
-        Some(match (on, e & 1) {
-            (true, 1) => e + 1,
-            (false, 0) => e + 1,
-            _ => e,
-        })
-    });
+    EPOCH.set_caching(on);
 }
 
 /// Sleeps until each time-dependent instant of the installed configuration and turns caching
@@ -138,46 +132,30 @@ pub mod __private {
     //! Not a stable API: the plumbing of `feature_enabled!`.
     use super::*;
 
-    /// One call site's cached `(epoch << 1) | answer`.
+    /// One call site (see [`vexil_core::callsite`]).
     #[derive(Debug)]
-    pub struct CallSite {
-        word: AtomicU64,
-    }
+    pub struct CallSite(vexil_core::callsite::CallSite);
 
     impl CallSite {
-        /// An empty call site (`word` 0 matches only epoch 0, whose answer is `false`).
+        /// An empty call site.
         #[allow(clippy::new_without_default)]
         pub const fn new() -> CallSite {
-            CallSite {
-                word: AtomicU64::new(0),
-            }
+            CallSite(vexil_core::callsite::CallSite::new())
         }
 
         /// The cached answer for the current epoch, or a fresh one.
         #[inline(always)]
         pub fn check<K: FlagKey>(&self, flag: K) -> bool {
-            let epoch = EPOCH.load(Ordering::Acquire);
-            let word = self.word.load(Ordering::Relaxed);
-            if word >> 1 == epoch && epoch & 1 == 0 {
-                return word & 1 == 1;
-            }
-            self.refresh(flag.index(), epoch)
+            self.0.check(&EPOCH, || refresh(flag.index()))
         }
+    }
 
-        #[cold]
-        #[inline(never)]
-        fn refresh(&self, slot: usize, epoch: u64) -> bool {
-            let Some(flags) = FLAGS.get() else {
-                return false;
-            };
-            let ctx = context();
-            let on = flags.check(slot, &ctx);
-            if epoch & 1 == 0 {
-                // Tagged with the epoch read before evaluating (see the module docs).
-                self.word
-                    .store((epoch << 1) | u64::from(on), Ordering::Relaxed);
-            }
-            on
+    #[cold]
+    #[inline(never)]
+    fn refresh(slot: usize) -> bool {
+        match FLAGS.get() {
+            Some(flags) => flags.check(slot, &context()),
+            None => false,
         }
     }
 }

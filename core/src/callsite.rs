@@ -1,0 +1,119 @@
+//! The call-site cache protocol behind `feature_enabled!` (the std adapter owns the statics).
+//!
+//! A global [`Epoch`] moves by 2 after every publication and context change; its low bit set
+//! means "do not cache" (around time boundaries). A [`CallSite`] caches `(epoch << 1) | answer`
+//! in one word. A call loads the epoch (`Acquire`) and the word; if the word carries the
+//! current even epoch, its answer stands. Otherwise the answer is computed and stored tagged
+//! with the epoch read *before* computing, so an answer computed from an old table is never
+//! tagged with a newer epoch.
+
+use crate::sync::{AtomicU64, Ordering};
+
+/// The global epoch of cached answers.
+#[derive(Debug)]
+pub struct Epoch(AtomicU64);
+
+impl Epoch {
+    /// Epoch 0: nothing installed (every call site answers `false`).
+    #[cfg(not(vexil_loom))]
+    pub const fn new() -> Epoch {
+        Epoch(AtomicU64::new(0))
+    }
+
+    /// Epoch 0 (loom's atomics are not `const`).
+    #[cfg(vexil_loom)]
+    pub fn new() -> Epoch {
+        Epoch(AtomicU64::new(0))
+    }
+
+    /// The current epoch.
+    #[inline(always)]
+    pub fn load(&self) -> u64 {
+        self.0.load(Ordering::Acquire)
+    }
+
+    /// Invalidates every cached answer (after a publication or a context change), keeping the
+    /// "do not cache" bit as it is.
+    pub fn invalidate(&self) {
+        self.0.fetch_add(2, Ordering::AcqRel);
+    }
+
+    /// Turns caching on or off (off around time boundaries); a change is an invalidation too.
+    pub fn set_caching(&self, on: bool) {
+        let _ = self
+            .0
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |e| {
+                Some(match (on, e & 1) {
+                    (true, 1) | (false, 0) => e + 1,
+                    _ => e,
+                })
+            });
+    }
+}
+
+impl Default for Epoch {
+    fn default() -> Self {
+        Epoch::new()
+    }
+}
+
+/// One call site's cached answer.
+#[derive(Debug)]
+pub struct CallSite(AtomicU64);
+
+impl CallSite {
+    /// An empty call site (its word matches only epoch 0, whose answer is `false`).
+    #[cfg(not(vexil_loom))]
+    pub const fn new() -> CallSite {
+        CallSite(AtomicU64::new(0))
+    }
+
+    /// An empty call site.
+    #[cfg(vexil_loom)]
+    pub fn new() -> CallSite {
+        CallSite(AtomicU64::new(0))
+    }
+
+    /// The cached answer for the current epoch, or `compute()`'s, cached when caching is on.
+    #[inline(always)]
+    pub fn check(&self, epoch: &Epoch, compute: impl FnOnce() -> bool) -> bool {
+        let e = epoch.load();
+        let word = self.0.load(Ordering::Relaxed);
+        if word >> 1 == e && e & 1 == 0 {
+            return word & 1 == 1;
+        }
+        self.refresh(epoch, e, compute)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn refresh(&self, epoch: &Epoch, e: u64, compute: impl FnOnce() -> bool) -> bool {
+        #[cfg(vexil_loom_broken = "epoch_after_compute")]
+        let (on, e) = {
+            let _ = e;
+            let on = compute();
+            (on, epoch.load())
+        };
+        #[cfg(not(vexil_loom_broken = "epoch_after_compute"))]
+        let on = {
+            let _ = epoch;
+            compute()
+        };
+        if e & 1 == 0 {
+            self.0.store((e << 1) | u64::from(on), Ordering::Relaxed);
+        }
+        on
+    }
+
+    /// The cached `(epoch, answer)`, for tests and models.
+    pub fn cached(&self) -> (u64, bool) {
+        let w = self.0.load(Ordering::Relaxed);
+        (w >> 1, w & 1 == 1)
+    }
+}
+
+impl Default for CallSite {
+    fn default() -> Self {
+        CallSite::new()
+    }
+}

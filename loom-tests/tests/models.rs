@@ -1,0 +1,130 @@
+//! Loom models: `RUSTFLAGS="--cfg vexil_loom --cfg crossbeam_loom" LOOM_MAX_PREEMPTIONS=2
+//! cargo test --release -p vexil-loom-tests` (or `make loom`).
+#![cfg(vexil_loom)]
+
+use loom::sync::atomic::{AtomicBool, Ordering};
+use loom::sync::Arc;
+use loom::thread;
+use vexil_core::callsite::{CallSite, Epoch};
+use vexil_core::model::{Config, FeatureFlag};
+use vexil_core::usage::UsageShard;
+use vexil_core::{EvaluationContext, FlagTable};
+
+type Table = FlagTable<4>;
+
+fn publish(table: &Table, on: bool) -> u64 {
+    let mut config = Config::default();
+    config.features.insert("f".into(), FeatureFlag::new(on));
+    table.publish(table.compile(&config).unwrap().table)
+}
+
+/// Model 1 (broken variant: `relaxed_publish`): a publication races a reader. The reader sees
+/// the old or the new table, whole: the answer matches the generation it came with, and the
+/// table's contents were released before the pointer (a probe cell checks it).
+#[test]
+fn a_publication_races_a_reader() {
+    loom::model(|| {
+        let table = Arc::new(Table::new(&["f"]));
+        publish(&table, true);
+        let t = Arc::clone(&table);
+        let reader = thread::spawn(move || {
+            let r = t.reader();
+            let ctx = EvaluationContext::new("n");
+            // Twice: the second load comes after the reader's pin, with no fence between, so
+            // only the publication's own ordering can make the new table's contents visible.
+            let mut seen = 0;
+            for _ in 0..2 {
+                let e = r.explain(0usize, &ctx);
+                assert_eq!(e.enabled, e.generation == 1, "{e:?}");
+                assert!(e.generation >= seen);
+                seen = e.generation;
+            }
+            seen
+        });
+        assert_eq!(publish(&table, false), 2);
+        let seen = reader.join().unwrap();
+        assert!(seen == 1 || seen == 2);
+    });
+}
+
+/// Model 2 (broken variant: `free_before_unpin`): two publications while a reader stays pinned
+/// across them (holding a snapshot), then reclamation. The pinned version is not freed under
+/// it and stays one version; afterwards the reader moves on, and dropping the table frees
+/// everything.
+#[test]
+fn two_publications_while_a_reader_stays_pinned() {
+    loom::model(|| {
+        let table = Arc::new(Table::new(&["f"]));
+        publish(&table, true);
+        let t = Arc::clone(&table);
+        let reader = thread::spawn(move || {
+            let r = t.reader();
+            let ctx = EvaluationContext::new("n");
+            let snapshot = r.snapshot();
+            let first = snapshot.explain(0usize, &ctx);
+            let again = snapshot.explain(0usize, &ctx);
+            assert_eq!(first, again, "a snapshot is one version");
+            drop(snapshot);
+            let later = r.explain(0usize, &ctx);
+            assert!(later.generation >= first.generation);
+            for e in [first, later] {
+                assert_eq!(e.enabled, e.generation % 2 == 1, "{e:?}");
+            }
+        });
+        publish(&table, false);
+        publish(&table, true);
+        table.collect();
+        reader.join().unwrap();
+        table.collect();
+    });
+}
+
+/// Model 3 (broken variant: `epoch_after_compute`): the `feature_enabled!` call-site cache
+/// against a publication. A cached answer is never tagged with an epoch newer than the table
+/// it was computed from.
+#[test]
+fn a_call_site_never_pairs_an_old_answer_with_a_new_epoch() {
+    loom::model(|| {
+        let epoch = Arc::new(Epoch::new());
+        epoch.invalidate();
+        let answer = Arc::new(AtomicBool::new(false));
+        let site = Arc::new(CallSite::new());
+        let checker = {
+            let (epoch, answer, site) =
+                (Arc::clone(&epoch), Arc::clone(&answer), Arc::clone(&site));
+            thread::spawn(move || site.check(&epoch, || answer.load(Ordering::Acquire)))
+        };
+        // The publication: the new answer, then the epoch.
+        answer.store(true, Ordering::Release);
+        epoch.invalidate();
+        checker.join().unwrap();
+        let (tagged, cached) = site.cached();
+        if tagged == epoch.load() {
+            assert!(cached, "an old answer was cached under the new epoch");
+        }
+        // And the next call answers from the new version.
+        assert!(site.check(&epoch, || answer.load(Ordering::Acquire)));
+    });
+}
+
+/// Model 4 (broken variant: `fold_resets`): usage counters folded while checks run. The owner
+/// counts twice while the folder folds; no count is lost or counted twice.
+#[test]
+fn usage_counts_survive_folding_while_checks_run() {
+    loom::model(|| {
+        let shard = Arc::new(UsageShard::new(1));
+        let owner = {
+            let shard = Arc::clone(&shard);
+            thread::spawn(move || {
+                shard.count(0, true);
+                shard.count(0, true);
+            })
+        };
+        let mut last = Vec::new();
+        let mut total = 0;
+        shard.fold(&mut last, |_, on, _| total += on);
+        owner.join().unwrap();
+        shard.fold(&mut last, |_, on, _| total += on);
+        assert_eq!(total, 2);
+    });
+}
