@@ -35,7 +35,7 @@ miri:
 ## A short fuzzing smoke run (the long run: see README, Verification).
 fuzz-smoke:
 	mkdir -p fuzz/corpus/config_pipeline
-	cd fuzz && $(CARGO) +nightly fuzz run config_pipeline corpus/config_pipeline seeds -- \
+	cd fuzz && $(CARGO) +nightly fuzz run config_pipeline corpus/config_pipeline ../config ../config/fixtures/invalid -- \
 		-max_total_time=$${FUZZ_SECONDS:-60} -dict=toml.dict -max_len=8192
 
 ## Vexil against peer engines (own workspace; not built by default or in CI).
