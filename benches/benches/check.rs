@@ -77,6 +77,11 @@ fn checks(c: &mut Criterion) {
     g.bench_function("plain_on", |b| {
         b.iter(|| reader.check(black_box(FlagId::ParallelValidation), black_box(&ctx)))
     });
+    // The same check without usage counting: what counting costs, in the same run.
+    let uncounted = flags.table().reader();
+    g.bench_function("plain_on_without_usage_counting", |b| {
+        b.iter(|| uncounted.check(black_box(FlagId::ParallelValidation), black_box(&ctx)))
+    });
     g.bench_function("disabled", |b| {
         b.iter(|| reader.check(black_box(FlagId::GovernanceIntegration), black_box(&ctx)))
     });

@@ -156,17 +156,19 @@ impl<const N: usize> Table<N> {
         if s.kind <= Kind::Disabled {
             return s.kind <= Kind::Full;
         }
-        match s.kind {
-            Kind::Rollout => match ctx.node_key() {
+        if s.kind == Kind::Rollout {
+            return match ctx.node_key() {
                 Some(key) => bucketing::bucket(key, s.salt) < s.threshold,
                 None => false,
-            },
-            Kind::NodeTargets => self.node_targets_match(slot, ctx),
-            _ => self.check_complex(slot, ctx),
+            };
         }
+        if s.kind == Kind::NodeTargets {
+            return self.node_targets_match(slot, ctx);
+        }
+        self.check_complex(slot, ctx)
     }
 
-    #[inline]
+    #[inline(never)]
     fn node_targets_match(&self, slot: usize, ctx: &EvaluationContext) -> bool {
         self.flags
             .get(slot)
