@@ -262,6 +262,19 @@ impl Probe {
 }
 
 #[cfg(vexil_loom)]
+impl<const N: usize> Table<N> {
+    /// A read of the probe: loom reports it if this table is not properly published or is
+    /// being freed.
+    fn check_probe(&self) {
+        assert_eq!(
+            self.probe.read(),
+            self.generation,
+            "a table seen half-published"
+        );
+    }
+}
+
+#[cfg(vexil_loom)]
 impl<const N: usize> Drop for Table<N> {
     fn drop(&mut self) {
         // A write: loom reports a reader still reading this table.
@@ -364,11 +377,7 @@ impl<T: Deref<Target = FlagTable<N>>, const N: usize> ReaderOf<T, N> {
         // which cannot happen while `&self` is borrowed: re-pinning needs another call.
         let table = unsafe { &*p };
         #[cfg(vexil_loom)]
-        assert_eq!(
-            table.probe.read(),
-            table.generation,
-            "a table seen half-published"
-        );
+        table.check_probe();
         table
     }
 
@@ -489,11 +498,7 @@ impl<'a, const N: usize> Snapshot<'a, N> {
         // `FlagTable` (which frees its current table on drop) outlives `'a`.
         let table = unsafe { &*self.table };
         #[cfg(vexil_loom)]
-        assert_eq!(
-            table.probe.read(),
-            table.generation,
-            "a table seen half-published"
-        );
+        table.check_probe();
         table
     }
 

@@ -161,16 +161,9 @@ impl FlagsBuilder {
                     Err(e) => format!("cannot read: {e}"),
                     Ok(_) => "cannot read".to_owned(),
                 };
-                return Err(StartError::Invalid(Rejected(vec![validate::Problem {
-                    file,
-                    line: 0,
-                    column: 0,
-                    severity: vexil_core::Severity::Error,
-                    flag: None,
-                    experiment: None,
-                    field: None,
-                    message,
-                }])));
+                return Err(StartError::Invalid(Rejected(vec![
+                    validate::Problem::whole_file(&file, message),
+                ])));
             }
             Reload::Rejected(_) | Reload::Missing | Reload::Unchanged => {
                 tracing::warn!(path = %inner.path.display(), "starting with every flag off");
@@ -460,16 +453,8 @@ impl<const N: usize> Inner<N> {
                 return Reload::Missing;
             }
             Err(ReadError::Other(message)) => {
-                let problems = Rejected(vec![validate::Problem {
-                    file: self.path.display().to_string(),
-                    line: 0,
-                    column: 0,
-                    severity: vexil_core::Severity::Error,
-                    flag: None,
-                    experiment: None,
-                    field: None,
-                    message,
-                }]);
+                let file = self.path.display().to_string();
+                let problems = Rejected(vec![validate::Problem::whole_file(&file, message)]);
                 return self.reject(&mut state, None, problems, start);
             }
         };

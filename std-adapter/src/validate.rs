@@ -66,7 +66,8 @@ pub struct Problem {
 }
 
 impl Problem {
-    fn whole_file(file: &str, message: String) -> Problem {
+    /// A problem with the file as a whole (no position): unreadable, too large, empty.
+    pub fn whole_file(file: &str, message: String) -> Problem {
         Problem {
             file: file.to_owned(),
             line: 0,
