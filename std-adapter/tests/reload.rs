@@ -20,11 +20,9 @@ fn options() -> WatchOptions {
     }
 }
 
-fn cycle(style: Style) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("features.toml");
-    std::fs::write(&path, version(0)).unwrap();
-    let flags: Flags = Flags::builder(&path).watch(options()).build().unwrap();
+/// Writes every version in turn with `write` and checks that each becomes visible, whole.
+fn cycle(path: &std::path::Path, what: &str, mut write: impl FnMut(&str)) {
+    let flags: Flags = Flags::builder(path).watch(options()).build().unwrap();
     let events = flags.subscribe();
     let reader = flags.reader();
     let ctx = EvaluationContext::new("node-1");
@@ -33,60 +31,54 @@ fn cycle(style: Style) {
         let content = version(i);
         let digest = sha256(content.as_bytes());
         written.push(digest);
-        write(style, &path, &content);
+        write(&content);
         let generation = wait_applied(&events, digest, &written);
         // Visible to checks as soon as the event is out.
         assert_eq!(
             reader.check_name("flag_on", &ctx),
             i % 2 == 1,
-            "{style:?} cycle {i}"
+            "{what} cycle {i}"
         );
         assert_eq!(reader.generation(), generation);
         assert_eq!(flags.sha256(), Some(digest));
     }
 }
 
+fn cycle_style(style: Style) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("features.toml");
+    std::fs::write(&path, version(0)).unwrap();
+    cycle(&path, &format!("{style:?}"), |content| {
+        write(style, &path, content)
+    });
+}
+
 #[test]
 fn in_place_writes() {
-    cycle(Style::InPlace);
+    cycle_style(Style::InPlace);
 }
 
 #[test]
 fn write_then_rename() {
-    cycle(Style::Rename);
+    cycle_style(Style::Rename);
 }
 
 #[test]
 fn delete_and_recreate() {
-    cycle(Style::DeleteRecreate);
+    cycle_style(Style::DeleteRecreate);
 }
 
 #[test]
 fn jetbrains_safe_write() {
-    cycle(Style::JetBrains);
+    cycle_style(Style::JetBrains);
 }
 
 #[test]
 fn kubernetes_configmap_symlink_swap() {
     let dir = tempfile::tempdir().unwrap();
     let mut cm = ConfigMap::new(dir.path(), &version(0));
-    let flags: Flags = Flags::builder(cm.path()).watch(options()).build().unwrap();
-    let events = flags.subscribe();
-    let reader = flags.reader();
-    let ctx = EvaluationContext::new("node-1");
-    let mut written = vec![sha256(version(0).as_bytes())];
-    for i in 1..=CYCLES {
-        let content = version(i);
-        let digest = sha256(content.as_bytes());
-        written.push(digest);
-        cm.publish(&content);
-        wait_applied(&events, digest, &written);
-        assert_eq!(
-            reader.check_name("flag_on", &ctx),
-            i % 2 == 1,
-            "configmap cycle {i}"
-        );
-    }
+    let path = cm.path();
+    cycle(&path, "configmap", |content| cm.publish(content));
 }
 
 #[test]
