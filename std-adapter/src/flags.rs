@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use vexil_core::model::Config;
 use vexil_core::usage::UsageShard;
-use vexil_core::{ArcReader, Evaluation, EvaluationContext, FlagKey, FlagTable, DEFAULT_CAPACITY};
+use vexil_core::{
+    ArcReader, Evaluation, EvaluationContext, FlagKey, FlagTable, Snapshot, DEFAULT_CAPACITY,
+};
 
 use crate::audit::{AuditLog, Entry, Outcome};
 use crate::diff::{self, FieldChange};
@@ -298,23 +300,17 @@ impl<const N: usize> Flags<N> {
 
     /// The answer with its reason, detail and generation.
     pub fn explain<K: FlagKey>(&self, flag: K, ctx: &EvaluationContext) -> Evaluation {
-        let e = self
-            .inner
-            .table
-            .pinned_snapshot(crossbeam_epoch::pin())
-            .explain(flag, ctx);
-        self.note_assignment(&e);
+        let snapshot = self.inner.table.pinned_snapshot(crossbeam_epoch::pin());
+        let e = snapshot.explain(flag, ctx);
+        note_assignment(&snapshot, &e);
         e
     }
 
     /// [`explain`](Flags::explain) by name.
     pub fn explain_name(&self, name: &str, ctx: &EvaluationContext) -> Evaluation {
-        let e = self
-            .inner
-            .table
-            .pinned_snapshot(crossbeam_epoch::pin())
-            .explain_name(name, ctx);
-        self.note_assignment(&e);
+        let snapshot = self.inner.table.pinned_snapshot(crossbeam_epoch::pin());
+        let e = snapshot.explain_name(name, ctx);
+        note_assignment(&snapshot, &e);
         e
     }
 
@@ -385,32 +381,15 @@ impl<const N: usize> Flags<N> {
         let id = self.inner.id;
         SHARDS.with(|shards| {
             let mut shards = shards.borrow_mut();
-            let shard = match shards.iter().find(|(i, _)| *i == id) {
-                Some((_, s)) => Arc::clone(s),
+            let i = match shards.iter().position(|(i, _)| *i == id) {
+                Some(i) => i,
                 None => {
-                    let s = self.inner.usage.shard(N);
-                    shards.push((id, Arc::clone(&s)));
-                    s
+                    shards.push((id, self.inner.usage.shard(N)));
+                    shards.len() - 1
                 }
             };
-            shard.count(slot, on);
+            shards[i].1.count(slot, on);
         });
-    }
-
-    fn note_assignment(&self, e: &Evaluation) {
-        if let vexil_core::Detail::Variant {
-            experiment,
-            variant,
-        } = e.detail
-        {
-            let s = self.inner.table.snapshot();
-            if let (Some(x), Some(v)) = (
-                s.experiment_name(experiment),
-                s.variant_name(experiment, variant),
-            ) {
-                metrics::experiment_assigned(x, v);
-            }
-        }
     }
 }
 
@@ -420,9 +399,10 @@ impl<const N: usize> Inner<N> {
     }
 
     pub(crate) fn maintain(&self) {
-        let table = &self.table;
+        let snapshot = self.table.snapshot();
         self.usage
-            .fold(|slot| table.snapshot().flag_name(slot).map(str::to_owned));
+            .fold(|slot| snapshot.flag_name(slot).map(str::to_owned));
+        drop(snapshot);
         if let Some(audit) = &self.audit {
             let mut audit = lock(audit);
             if audit.pending() > 0 && audit.flush().is_err() {
@@ -556,6 +536,22 @@ impl<const N: usize> Inner<N> {
 
     fn notify(&self, event: Event) {
         lock(&self.subscribers).retain(|s| s.send(event.clone()).is_ok());
+    }
+}
+
+/// Counts an experiment assignment, naming it from the version that decided it.
+fn note_assignment<const N: usize>(snapshot: &Snapshot<'_, N>, e: &Evaluation) {
+    if let vexil_core::Detail::Variant {
+        experiment,
+        variant,
+    } = e.detail
+    {
+        if let (Some(x), Some(v)) = (
+            snapshot.experiment_name(experiment),
+            snapshot.variant_name(experiment, variant),
+        ) {
+            metrics::experiment_assigned(x, v);
+        }
     }
 }
 

@@ -5,6 +5,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use serde_json::{json, Value};
+use vexil::model::Config;
 use vexil::validate::{self, Limits, Problem, Rejected};
 use vexil::{Detail, EvaluationContext, FlagTable, Snapshot, DEFAULT_CAPACITY};
 
@@ -28,18 +29,19 @@ pub fn problem_json(p: &Problem) -> Value {
     v
 }
 
-/// A file validated and published into a table of its own (generation 1).
-pub fn load(path: &Path) -> Result<FlagTable, Rejected> {
+/// A file validated and published into a table of its own (generation 1), with its
+/// configuration.
+pub fn load(path: &Path) -> Result<(FlagTable, Config), Rejected> {
     let v = validate::validate_file::<DEFAULT_CAPACITY>(path, &[], &Limits::default())?;
     for w in &v.warnings {
         eprintln!("{w}");
     }
     let table = FlagTable::new(&[]).with_clock(|| chrono::Utc::now().timestamp_micros());
     table.publish(v.table);
-    Ok(table)
+    Ok((table, v.config))
 }
 
-fn load_or_report(path: &Path) -> Result<FlagTable, String> {
+fn load_or_report(path: &Path) -> Result<(FlagTable, Config), String> {
     load(path).map_err(|r| r.to_string())
 }
 
@@ -111,7 +113,7 @@ pub fn eval(
     ctx: &ContextArgs,
     format: Format,
 ) -> Result<ExitCode, String> {
-    let table = load_or_report(file)?;
+    let (table, _) = load_or_report(file)?;
     let ctx = ctx.build(None)?;
     let s = table.snapshot();
     let names: Vec<String> = match flag {
@@ -150,11 +152,7 @@ pub fn diff(
     ctx: &ContextArgs,
     format: Format,
 ) -> Result<ExitCode, String> {
-    let (a, b) = (load_or_report(old)?, load_or_report(new)?);
-    let (ca, cb) = (
-        validate::read_config(old).map_err(|r| r.to_string())?,
-        validate::read_config(new).map_err(|r| r.to_string())?,
-    );
+    let ((a, ca), (b, cb)) = (load_or_report(old)?, load_or_report(new)?);
     let changes = vexil::diff::diff(&ca, &cb);
     for c in &changes {
         match format {
@@ -227,7 +225,7 @@ pub fn rollout(
     ctx: &ContextArgs,
     format: Format,
 ) -> Result<ExitCode, String> {
-    let table = load_or_report(file)?;
+    let (table, _) = load_or_report(file)?;
     let nodes: Vec<String> = match (nodes, simulate) {
         (Some(path), _) => read_nodes(path)?,
         (None, n) => (0..n.unwrap_or(1000))
@@ -284,7 +282,7 @@ pub fn variant(
     ctx: &ContextArgs,
     format: Format,
 ) -> Result<ExitCode, String> {
-    let table = load_or_report(file)?;
+    let (table, _) = load_or_report(file)?;
     let s = table.snapshot();
     if !s.experiments().any(|e| e == experiment) {
         return Err(format!("{}: no experiment `{experiment}`", file.display()));

@@ -144,8 +144,8 @@ fn describe(event: &Event, first: bool, flags: &Flags) -> (serde_json::Value, St
 
 /// The state of every flag for the local context, and for the simulated fleet.
 fn state(flags: &Flags, ctx: &EvaluationContext, fleet: &[EvaluationContext]) -> String {
-    let reader = flags.reader();
-    let s = reader.snapshot();
+    // A view, not a use of the flags: a plain snapshot, no usage counting.
+    let s = flags.table().snapshot();
     let mut out = format!(
         "generation {}  ·  node `{}`{}\n{:<26} {:<5} {:<20} {}",
         s.generation(),
