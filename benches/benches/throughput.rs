@@ -61,7 +61,7 @@ fn run(threads: usize, duration: Duration) -> Run {
         .map(|t| {
             let (table, stop, mix) = (Arc::clone(&table), Arc::clone(&stop), mix.clone());
             std::thread::spawn(move || {
-                let shard = Arc::new(vexil::usage::UsageShard::new(table.capacity()));
+                let shard = vexil::usage::UsageShard::new(table.capacity());
                 let reader = table.arc_reader().with_usage(shard);
                 let ctx = EvaluationContext::new(format!("node-{t}"));
                 let mut batches = Vec::with_capacity(1 << 20);

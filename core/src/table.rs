@@ -321,7 +321,7 @@ pub struct ReaderOf<T: Deref<Target = FlagTable<N>>, const N: usize> {
     /// The last table pointer this reader saw.
     seen: Cell<*const Table<N>>,
     /// Where this reader counts its answers, if anywhere.
-    usage: Option<Arc<UsageShard>>,
+    usage: Option<UsageShard>,
     table: T,
 }
 
@@ -355,7 +355,7 @@ impl<T: Deref<Target = FlagTable<N>>, const N: usize> ReaderOf<T, N> {
 
     /// Counts this reader's answers of [`check`](ReaderOf::check) and
     /// [`check_name`](ReaderOf::check_name) in a shard that only this reader writes.
-    pub fn with_usage(mut self, shard: Arc<UsageShard>) -> Self {
+    pub fn with_usage(mut self, shard: UsageShard) -> Self {
         self.usage = Some(shard);
         self
     }

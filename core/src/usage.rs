@@ -7,13 +7,15 @@
 //! by [`UsageShard::fold`] often enough that no counter wraps twice between folds.
 
 use crate::sync::{AtomicUsize, Ordering};
-use alloc::boxed::Box;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-/// Counters for one reader: `(on, off)` per flag slot.
-#[derive(Debug)]
+/// Counters for one reader: `(on, off)` per flag slot. A handle: clones share the counters (the
+/// reader holds one, the folder another), and the counters are one allocation away from it, so
+/// a count needs no pointer chase beyond the handle itself.
+#[derive(Clone, Debug)]
 pub struct UsageShard {
-    counts: Box<[AtomicUsize]>,
+    counts: Arc<[AtomicUsize]>,
 }
 
 impl UsageShard {
@@ -24,11 +26,26 @@ impl UsageShard {
         }
     }
 
+    /// Whether another handle to these counters exists (a folder uses it to drop shards
+    /// whose reader is gone).
+    pub fn is_shared(&self) -> bool {
+        Arc::strong_count(&self.counts) > 1
+    }
+
     /// Counts one answer. A shard has one writer: only its reader (or thread) counts into it.
     #[inline(always)]
     pub fn count(&self, slot: usize, on: bool) {
-        if let Some(c) = self.counts.get(slot * 2 + on as usize) {
-            c.store(c.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
+        // Both counters are written, by 0 or 1: their addresses depend on the slot alone, not on
+        // the answer, so a count does not wait for the answer to know where it goes.
+        if let Some([off, on_count]) = self.counts.get(slot * 2..slot * 2 + 2) {
+            off.store(
+                off.load(Ordering::Relaxed).wrapping_add(!on as usize),
+                Ordering::Relaxed,
+            );
+            on_count.store(
+                on_count.load(Ordering::Relaxed).wrapping_add(on as usize),
+                Ordering::Relaxed,
+            );
         }
     }
 

@@ -104,8 +104,8 @@ fn an_arc_reader_lives_on_another_thread() {
 fn a_readers_usage_shard_counts_its_answers() {
     let table: FlagTable = FlagTable::new(&["f"]);
     common::publish(&table, &version(0));
-    let shard = std::sync::Arc::new(vexil_core::usage::UsageShard::new(table.capacity()));
-    let reader = table.reader().with_usage(std::sync::Arc::clone(&shard));
+    let shard = vexil_core::usage::UsageShard::new(table.capacity());
+    let reader = table.reader().with_usage(shard.clone());
     let ctx = EvaluationContext::new("node-1");
     for _ in 0..3 {
         assert!(reader.check(0usize, &ctx));

@@ -112,9 +112,9 @@ fn a_call_site_never_pairs_an_old_answer_with_a_new_epoch() {
 #[test]
 fn usage_counts_survive_folding_while_checks_run() {
     loom::model(|| {
-        let shard = Arc::new(UsageShard::new(1));
+        let shard = UsageShard::new(1);
         let owner = {
-            let shard = Arc::clone(&shard);
+            let shard = shard.clone();
             thread::spawn(move || {
                 shard.count(0, true);
                 shard.count(0, true);

@@ -241,7 +241,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 thread_local! {
     /// Per thread: the usage shard of each `Flags` this thread checked through `Flags::check`.
-    static SHARDS: RefCell<Vec<(usize, Arc<UsageShard>)>> = const { RefCell::new(Vec::new()) };
+    static SHARDS: RefCell<Vec<(usize, UsageShard)>> = const { RefCell::new(Vec::new()) };
     static SAMPLE: Cell<u32> = const { Cell::new(0) };
 }
 

@@ -7,7 +7,7 @@
 //! `vexil_check_duration_seconds` is sampled: one check in [`SAMPLE_EVERY`] per thread through
 //! [`Flags::check`](crate::Flags::check) is timed.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use vexil_core::usage::UsageShard;
 
@@ -85,19 +85,19 @@ pub struct Usage {
 /// A shard and its counts at the last fold.
 #[derive(Debug)]
 struct Folded {
-    shard: Arc<UsageShard>,
+    shard: UsageShard,
     last: Vec<(usize, usize)>,
 }
 
 impl Usage {
     /// A new shard for a reader, registered for folding.
-    pub(crate) fn shard(&self, slots: usize) -> Arc<UsageShard> {
-        let shard = Arc::new(UsageShard::new(slots));
+    pub(crate) fn shard(&self, slots: usize) -> UsageShard {
+        let shard = UsageShard::new(slots);
         self.shards
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(Folded {
-                shard: Arc::clone(&shard),
+                shard: shard.clone(),
                 last: Vec::new(),
             });
         shard
@@ -120,6 +120,6 @@ impl Usage {
                 }
             });
         }
-        shards.retain(|f| Arc::strong_count(&f.shard) > 1);
+        shards.retain(|f| f.shard.is_shared());
     }
 }

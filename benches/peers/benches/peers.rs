@@ -13,7 +13,7 @@ fn peers(c: &mut Criterion) {
     let config = vexil::validate::parse_config(&vexil_toml(), "peers.toml").unwrap();
     let table: FlagTable = FlagTable::new(&["plain", "rollout50", "targets100"]);
     table.publish(table.compile(&config).unwrap().table);
-    let shard = std::sync::Arc::new(vexil::usage::UsageShard::new(table.capacity()));
+    let shard = vexil::usage::UsageShard::new(table.capacity());
     let reader = table.reader().with_usage(shard);
     let ctx = EvaluationContext::new(NODE);
 
