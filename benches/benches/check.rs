@@ -91,6 +91,12 @@ fn checks(c: &mut Criterion) {
     g.bench_function("targets_100_miss", |b| {
         b.iter(|| reader.check(black_box(targets), black_box(&ctx)))
     });
+    g.bench_function("targets_100_miss_without_usage_counting", |b| {
+        b.iter(|| uncounted.check(black_box(targets), black_box(&ctx)))
+    });
+    g.bench_function("rollout_50_without_usage_counting", |b| {
+        b.iter(|| uncounted.check(black_box(half), black_box(&ctx)))
+    });
     g.bench_function("conditions_custom_rollout", |b| {
         b.iter(|| reader.check(black_box(conditions), black_box(&ctx)))
     });

@@ -223,6 +223,10 @@ pub(crate) struct Table<const N: usize> {
     /// `(key_hash(name), slot)`, sorted: name lookup without allocation.
     pub(crate) by_name: Vec<(u64, u32)>,
     pub(crate) experiments: Vec<ExperimentData>,
+    /// The key hashes of every `NodeTargets` slot's set, one after another: such a slot holds
+    /// its set's offset here (in `salt`) and its probe mask (in `threshold`), so a check probes
+    /// without reaching the flag's cold data.
+    pub(crate) node_keys: Vec<u64>,
 }
 
 /// A clock: microseconds since the Unix epoch. The core has none; a std adapter supplies one
@@ -261,7 +265,8 @@ pub(crate) enum Kind {
     Disabled = 3,
     /// A partial rollout on `node_id`, nothing else: `bucket < threshold`.
     Rollout = 4,
-    /// A `node_ids` target list, nothing else: a lookup in the flag's key set.
+    /// A `node_ids` target list, nothing else: a probe of the set's key hashes, which the slot
+    /// locates in [`Table::node_keys`] (`salt` is the offset, `threshold` the mask).
     NodeTargets = 5,
     /// Anything else: the full evaluation.
     Complex = 6,
@@ -396,6 +401,7 @@ impl KeySet {
         set
     }
 
+    /// Whether the set holds `key`, whose key hash is `hash` (the hash, then the name).
     #[inline]
     pub(crate) fn contains(&self, hash: Option<u64>, key: &str) -> bool {
         let Some(hash) = hash else { return false };
@@ -412,6 +418,25 @@ impl KeySet {
             i = (i + 1) & self.mask;
         }
     }
+}
+
+/// The hash half of [`KeySet::contains`] on a set's `hashes` (open addressing, linear probing,
+/// 0 = empty, stored hashes raised to at least 1): `false` if no key with this hash is in the
+/// set, `true` if one may be (its name is then compared by the caller).
+#[inline(always)]
+pub(crate) fn may_contain(hashes: &[u64], mask: usize, hash: u64) -> bool {
+    let hash = hash.max(1);
+    let mut i = hash as usize & mask;
+    while let Some(&h) = hashes.get(i) {
+        if h == hash {
+            return true;
+        }
+        if h == 0 {
+            return false;
+        }
+        i = (i + 1) & mask;
+    }
+    false
 }
 
 /// CIDR ranges as `(network, mask)` pairs.
@@ -566,8 +591,16 @@ pub fn compile<const N: usize>(
     resolve_static_prerequisites(&mut flags);
 
     let mut slots = [Slot::UNKNOWN; N];
+    let mut node_keys = Vec::new();
     for (slot, f) in slots.iter_mut().zip(&flags) {
         *slot = slot_for(f);
+        if slot.kind == Kind::NodeTargets {
+            if let Some(set) = &f.targets.node_ids {
+                slot.salt = node_keys.len() as u64;
+                slot.threshold = set.mask as u64;
+                node_keys.extend_from_slice(&set.hashes);
+            }
+        }
     }
     let mut by_name: Vec<(u64, u32)> = slot_names
         .iter()
@@ -586,6 +619,7 @@ pub fn compile<const N: usize>(
         flags,
         by_name,
         experiments,
+        node_keys,
     });
     Ok(Compiled {
         table: CompiledTable { inner: table },

@@ -4,7 +4,9 @@ use core::cmp::Ordering;
 use core::fmt;
 
 use crate::bucketing::{self, SCALE};
-use crate::compile::{Constraint, ExperimentData, FlagData, KeySource, Kind, Operand, Table};
+use crate::compile::{
+    self, Constraint, ExperimentData, FlagData, KeySource, Kind, Operand, Slot, Table,
+};
 use crate::context::EvaluationContext;
 use crate::model::Operator;
 use crate::FlagIndex;
@@ -163,13 +165,26 @@ impl<const N: usize> Table<N> {
             };
         }
         if s.kind == Kind::NodeTargets {
-            return self.node_targets_match(slot, ctx);
+            return self.node_targets_match(s, slot, ctx);
         }
         self.check_complex(slot, ctx)
     }
 
+    /// A `NodeTargets` slot: a probe of the set's hashes in `node_keys`; only a hash match
+    /// reaches the flag's own set, to compare the name.
+    #[inline(always)]
+    fn node_targets_match(&self, s: &Slot, slot: usize, ctx: &EvaluationContext) -> bool {
+        let Some(key) = ctx.node_key() else {
+            return false;
+        };
+        let (offset, mask) = (s.salt as usize, s.threshold as usize);
+        let hashes = self.node_keys.get(offset..).unwrap_or_default();
+        compile::may_contain(hashes, mask, key) && self.node_target_confirm(slot, ctx)
+    }
+
+    #[cold]
     #[inline(never)]
-    fn node_targets_match(&self, slot: usize, ctx: &EvaluationContext) -> bool {
+    fn node_target_confirm(&self, slot: usize, ctx: &EvaluationContext) -> bool {
         self.flags
             .get(slot)
             .and_then(|f| f.targets.node_ids.as_ref())
@@ -196,8 +211,8 @@ impl<const N: usize> Table<N> {
                 }
                 _ => (false, Reason::RolloutExcluded, Detail::None),
             },
-            Some((Kind::NodeTargets, _)) => {
-                if self.node_targets_match(slot, ctx) {
+            Some((Kind::NodeTargets, s)) => {
+                if self.node_targets_match(s, slot, ctx) {
                     (true, Reason::Enabled, Detail::None)
                 } else {
                     (

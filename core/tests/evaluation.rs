@@ -775,3 +775,55 @@ fn prerequisites_that_are_always_on_do_not_change_answers() {
         assert_eq!(r.check_name("top", &ctx), p.check_name("top", &ctx));
     }
 }
+
+#[test]
+fn node_target_lists_decided_from_the_slot_keep_each_flags_own_set() {
+    // Two flags whose only rule is a node list (their sets share one pool of hashes in the
+    // table), and one whose node list sits beside a condition (the full evaluation): every
+    // listed node is on for its own flags only, and the answers agree with `explain`.
+    let many: Vec<String> = (0..100).map(|i| format!("validator-{i:03}")).collect();
+    let few = ["node-1", "node-2", "node-3"];
+    let list = |ids: &[String]| {
+        ids.iter()
+            .map(|i| format!("{i:?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let few_owned: Vec<String> = few.iter().map(|s| s.to_string()).collect();
+    let t = table(&format!(
+        "[features.many]\nenabled = true\n[features.many.targets]\nnode_ids = [{}]\n\
+         [features.few]\nenabled = true\n[features.few.targets]\nnode_ids = [{}]\n\
+         [features.few_high]\nenabled = true\n[features.few_high.conditions]\nchain_height = 10\n\
+         [features.few_high.targets]\nnode_ids = [{}]\n",
+        list(&many),
+        list(&few_owned),
+        list(&few_owned),
+    ));
+    let r = t.reader();
+    let high = |id: &str| EvaluationContext::new(id).with_chain_height(100);
+    for id in many.iter().map(String::as_str).chain(few) {
+        let ctx = high(id);
+        let in_many = id.starts_with("validator-");
+        assert_eq!(r.check_name("many", &ctx), in_many, "{id}");
+        assert_eq!(r.check_name("few", &ctx), !in_many, "{id}");
+        assert_eq!(r.check_name("few_high", &ctx), !in_many, "{id}");
+        assert_eq!(r.explain_name("many", &ctx).enabled, in_many, "{id}");
+        assert_eq!(r.explain_name("few", &ctx).enabled, !in_many, "{id}");
+    }
+    for i in 0..2_000 {
+        let ctx = high(&format!("elsewhere-{i}"));
+        assert!(!r.check_name("many", &ctx));
+        assert!(!r.check_name("few", &ctx));
+        assert_eq!(
+            r.explain_name("many", &ctx).detail,
+            Detail::Target(TargetKind::NodeIds)
+        );
+    }
+    // A prefix or an extension of a listed id is another node.
+    assert!(!r.check_name("few", &high("node-")));
+    assert!(!r.check_name("few", &high("node-10")));
+    // No node id: no target list matches.
+    let anonymous = EvaluationContext::default().with_chain_height(100);
+    assert!(!r.check_name("many", &anonymous));
+    assert!(!r.check_name("few", &anonymous));
+}
