@@ -100,6 +100,9 @@ fn checks(c: &mut Criterion) {
     g.bench_function("conditions_custom_rollout", |b| {
         b.iter(|| reader.check(black_box(conditions), black_box(&ctx)))
     });
+    g.bench_function("conditions_custom_rollout_without_usage_counting", |b| {
+        b.iter(|| uncounted.check(black_box(conditions), black_box(&ctx)))
+    });
     g.bench_function("prerequisites_3_deep", |b| {
         b.iter(|| reader.check(black_box(prereq), black_box(&ctx)))
     });

@@ -289,6 +289,63 @@ pub(crate) struct FlagData {
     pub(crate) has_targets: bool,
     /// Experiments that override this flag in some variant.
     pub(crate) experiments: Vec<u32>,
+    /// What `check` tests for a `Complex` slot: every test must hold. Empty for a flag that
+    /// experiments override (its check runs the full evaluation) and until the table is built.
+    pub(crate) plan: Vec<Test>,
+}
+
+/// One test of a check plan. Without experiment overrides, a flag is on exactly when its
+/// prerequisites, conditions, targets and rollout all hold (SPEC section 4, steps 3 and 5 to 8),
+/// so `check` needs neither the order of the steps nor the reason: a plan is that conjunction,
+/// flattened, cheapest tests first. `explain` still runs the full evaluation, and the property
+/// tests hold the two to the same answers.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Test {
+    Environments(u8),
+    ChainHeight(u64),
+    SyncProgress(f64),
+    /// `after` and `before`, tested against one reading of the instant.
+    Window(Option<i64>, Option<i64>),
+    Requires(u32),
+    NodeIds,
+    ValidatorKeys,
+    IpRanges,
+    /// The custom constraint at this index.
+    Custom(u16),
+    /// A partial rollout on the flag's key (`salt`, `threshold`).
+    Rollout,
+}
+
+impl FlagData {
+    /// The flag's check plan (see [`Test`]); empty when experiments override the flag.
+    fn plan(&self) -> Vec<Test> {
+        if !self.experiments.is_empty() {
+            return Vec::new();
+        }
+        let (c, t) = (&self.conditions, &self.targets);
+        let mut plan = Vec::new();
+        plan.extend(t.environments.map(Test::Environments));
+        plan.extend(c.chain_height.map(Test::ChainHeight));
+        plan.extend(c.sync_progress.map(Test::SyncProgress));
+        if c.after.is_some() || c.before.is_some() {
+            plan.push(Test::Window(c.after, c.before));
+        }
+        plan.extend(self.requires.iter().map(|&r| Test::Requires(r)));
+        if t.node_ids.is_some() {
+            plan.push(Test::NodeIds);
+        }
+        if t.validator_keys.is_some() {
+            plan.push(Test::ValidatorKeys);
+        }
+        if t.ip_ranges.is_some() {
+            plan.push(Test::IpRanges);
+        }
+        plan.extend((0..c.custom.len()).map(|i| Test::Custom(i as u16)));
+        if self.ppm.is_some_and(|p| p < SCALE) {
+            plan.push(Test::Rollout);
+        }
+        plan
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -343,7 +400,8 @@ pub(crate) enum Operand {
     /// Sorted, deduplicated.
     Set(Vec<String>),
     Num(f64),
-    Version(semver::Version),
+    /// The version, and its `(major, minor, patch)` when it has no pre-release.
+    Version(semver::Version, Option<[u64; 3]>),
 }
 
 #[derive(Default)]
@@ -592,8 +650,11 @@ pub fn compile<const N: usize>(
 
     let mut slots = [Slot::UNKNOWN; N];
     let mut node_keys = Vec::new();
-    for (slot, f) in slots.iter_mut().zip(&flags) {
+    for (slot, f) in slots.iter_mut().zip(flags.iter_mut()) {
         *slot = slot_for(f);
+        if slot.kind == Kind::Complex {
+            f.plan = f.plan();
+        }
         if slot.kind == Kind::NodeTargets {
             if let Some(set) = &f.targets.node_ids {
                 slot.salt = node_keys.len() as u64;
@@ -642,6 +703,7 @@ fn undefined_flag(name: &str) -> FlagData {
         has_conditions: false,
         has_targets: false,
         experiments: Vec::new(),
+        plan: Vec::new(),
     }
 }
 
@@ -787,6 +849,7 @@ fn compile_flag(
         conditions,
         targets,
         experiments: Vec::new(),
+        plan: Vec::new(),
     }
 }
 
@@ -924,7 +987,10 @@ fn compile_constraint(
                     SemverEq | SemverGt | SemverGte | SemverLt | SemverLte,
                     ConstraintValue::String(s),
                 ) => match semver::Version::parse(s) {
-                    Ok(v) => Operand::Version(v),
+                    Ok(v) => {
+                        let release = crate::context::release_of(&v);
+                        Operand::Version(v, release)
+                    }
                     Err(e) => {
                         return fail(
                             "value",

@@ -44,6 +44,9 @@ pub struct Attribute {
     key: Option<u64>,
     number: Option<f64>,
     version: Option<semver::Version>,
+    /// `(major, minor, patch)` of a version without a pre-release: precedence is then the
+    /// order of this triple, compared without the `semver` comparison.
+    release: Option<[u64; 3]>,
 }
 
 impl Attribute {
@@ -51,6 +54,7 @@ impl Attribute {
         let key = bucketing::key_hash(&value);
         let number = value.trim().parse::<f64>().ok().filter(|n| !n.is_nan());
         let version = semver::Version::parse(value.trim()).ok();
+        let release = version.as_ref().and_then(release_of);
         Attribute {
             name_hash: name_hash(&name),
             name,
@@ -58,6 +62,7 @@ impl Attribute {
             key,
             number,
             version,
+            release,
         }
     }
 
@@ -77,6 +82,10 @@ impl Attribute {
 
     pub(crate) fn number(&self) -> Option<f64> {
         self.number
+    }
+
+    pub(crate) fn release(&self) -> Option<&[u64; 3]> {
+        self.release.as_ref()
     }
 
     pub(crate) fn version(&self) -> Option<&semver::Version> {
@@ -257,7 +266,7 @@ impl EvaluationContext {
     pub(crate) fn attribute_by_hash(&self, hash: u64, name: &str) -> Option<&Attribute> {
         self.attributes
             .iter()
-            .find(|a| a.name_hash == hash && a.name == name)
+            .find(|a| a.name_hash == hash && same_bytes(a.name.as_bytes(), name.as_bytes()))
     }
 
     fn find(&self, name: &str) -> Result<usize, usize> {
@@ -266,7 +275,86 @@ impl EvaluationContext {
     }
 }
 
+/// The `(major, minor, patch)` of a version without a pre-release (build metadata does not take
+/// part in precedence), ordered as the version's precedence is among such versions.
+pub(crate) fn release_of(v: &semver::Version) -> Option<[u64; 3]> {
+    v.pre.is_empty().then_some([v.major, v.minor, v.patch])
+}
+
+/// `a == b`, inline for the 8 to 16 bytes most attribute names are (two overlapping words
+/// each, no call to `memcmp`); other lengths compare as slices.
+#[inline(always)]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if (8..=16).contains(&n) {
+        let word = |s: &[u8], at: usize| {
+            s.get(at..at + 8)
+                .and_then(|w| w.try_into().ok())
+                .map_or(0, u64::from_ne_bytes)
+        };
+        return (word(a, 0) ^ word(b, 0)) | (word(a, n - 8) ^ word(b, n - 8)) == 0;
+    }
+    a == b
+}
+
 /// The hash attribute names are looked up by (an empty name hashes to 0).
 pub(crate) fn name_hash(name: &str) -> u64 {
     bucketing::key_hash(name).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec::Vec;
+
+    #[test]
+    fn same_bytes_is_slice_equality_at_every_length_and_position() {
+        for n in 0..40usize {
+            let a: Vec<u8> = (0..n as u8).map(|i| b'a' + i % 26).collect();
+            assert!(same_bytes(&a, &a.clone()), "length {n}");
+            for at in 0..n {
+                let mut b = a.clone();
+                b[at] ^= 0x20;
+                assert!(!same_bytes(&a, &b), "length {n}, difference at {at}");
+            }
+            let mut longer = a.clone();
+            longer.push(b'x');
+            assert!(!same_bytes(&a, &longer), "length {n} against {}", n + 1);
+        }
+    }
+
+    #[test]
+    fn release_triples_order_as_semver_precedence() {
+        let versions = [
+            "0.0.0",
+            "0.0.1",
+            "0.1.0",
+            "1.0.0",
+            "1.0.0+build.7",
+            "1.0.1",
+            "1.2.3",
+            "1.10.0",
+            "2.0.0",
+            "18446744073709551615.0.0",
+            "1.0.0-alpha",
+            "1.0.0-rc.1",
+        ];
+        for a in versions {
+            for b in versions {
+                let (va, vb) = (
+                    semver::Version::parse(a).unwrap(),
+                    semver::Version::parse(b).unwrap(),
+                );
+                match (release_of(&va), release_of(&vb)) {
+                    (Some(ra), Some(rb)) => {
+                        assert_eq!(ra.cmp(&rb), va.cmp_precedence(&vb), "{a} vs {b}")
+                    }
+                    _ => assert!(!va.pre.is_empty() || !vb.pre.is_empty(), "{a} vs {b}"),
+                }
+            }
+        }
+    }
 }

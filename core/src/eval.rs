@@ -5,9 +5,9 @@ use core::fmt;
 
 use crate::bucketing::{self, SCALE};
 use crate::compile::{
-    self, Constraint, ExperimentData, FlagData, KeySource, Kind, Operand, Slot, Table,
+    self, Constraint, ExperimentData, FlagData, KeySource, Kind, Operand, Slot, Table, Test,
 };
-use crate::context::EvaluationContext;
+use crate::context::{Attribute, EvaluationContext};
 use crate::model::Operator;
 use crate::FlagIndex;
 
@@ -191,9 +191,63 @@ impl<const N: usize> Table<N> {
             .is_some_and(|set| set.contains(ctx.node_key(), ctx.node_id()))
     }
 
-    #[cold]
+    /// A `Complex` slot: the flag's check plan, or the full evaluation for a flag that
+    /// experiments override.
+    #[inline(never)]
     fn check_complex(&self, slot: usize, ctx: &EvaluationContext) -> bool {
-        self.decide(slot, ctx).0
+        let Some(flag) = self.flags.get(slot) else {
+            return false;
+        };
+        if !flag.experiments.is_empty() {
+            return self.decide(slot, ctx).0;
+        }
+        for test in &flag.plan {
+            let holds = match *test {
+                Test::Environments(mask) => ctx.environment().is_some_and(|e| mask & e.bit() != 0),
+                Test::ChainHeight(min) => ctx.chain_height() >= min,
+                // A NaN progress holds no condition.
+                Test::SyncProgress(min) => ctx.sync_progress() >= min,
+                Test::Requires(r) => self.check(r as usize, ctx),
+                Test::Custom(i) => flag
+                    .conditions
+                    .custom
+                    .get(i as usize)
+                    .is_some_and(|k| k.holds(ctx)),
+                Test::Rollout => flag
+                    .key
+                    .key(ctx)
+                    .is_some_and(|key| bucketing::bucket(key, flag.salt) < flag.threshold),
+                test => self.holds_rarely(flag, test, ctx),
+            };
+            if !holds {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// The tests of a plan that are rare on hot paths, out of line so that the common ones
+    /// keep the plan's loop small.
+    #[inline(never)]
+    fn holds_rarely(&self, flag: &FlagData, test: Test, ctx: &EvaluationContext) -> bool {
+        let t = &flag.targets;
+        match test {
+            Test::Window(after, before) => self.now(ctx).is_some_and(|now| {
+                after.is_none_or(|after| now >= after) && before.is_none_or(|before| now < before)
+            }),
+            Test::NodeIds => t
+                .node_ids
+                .as_ref()
+                .is_some_and(|ids| ids.contains(ctx.node_key(), ctx.node_id())),
+            Test::ValidatorKeys => t.validator_keys.as_ref().is_some_and(|keys| {
+                keys.contains(ctx.validator_key_hash(), ctx.validator_key().unwrap_or(""))
+            }),
+            Test::IpRanges => t
+                .ip_ranges
+                .as_ref()
+                .is_some_and(|ips| ctx.ip_address().is_some_and(|ip| ips.contains(ip))),
+            _ => false,
+        }
     }
 
     /// The check with its reason and detail. Like the check, the slot answers every kind but
@@ -422,9 +476,23 @@ fn failing_target(flag: &FlagData, ctx: &EvaluationContext) -> Option<TargetKind
 }
 
 impl Constraint {
+    /// Whether the constraint holds. The version and number comparisons (the common ones on
+    /// hot paths) are inline; the other operators are out of line.
+    #[inline(always)]
     fn holds(&self, ctx: &EvaluationContext) -> bool {
-        use Operator::*;
         let attr = ctx.attribute_by_hash(self.attribute_hash, &self.attribute);
+        if let (Some(have), Operand::Version(_, Some(want))) =
+            (attr.and_then(|a| a.release()), &self.operand)
+        {
+            // Two releases: precedence is the order of (major, minor, patch).
+            return self.operator.accepts(have.cmp(want));
+        }
+        self.holds_otherwise(attr)
+    }
+
+    #[inline(never)]
+    fn holds_otherwise(&self, attr: Option<&Attribute>) -> bool {
+        use Operator::*;
         let value = attr.map(|a| a.value());
         match (self.operator, &self.operand) {
             (Exists, _) => attr.is_some(),
@@ -445,22 +513,35 @@ impl Constraint {
                 },
                 None => false,
             },
-            (SemverEq | SemverGt | SemverGte | SemverLt | SemverLte, Operand::Version(want)) => {
-                match attr.and_then(|a| a.version()) {
-                    Some(have) => {
-                        let ord = have.cmp_precedence(want);
-                        match self.operator {
-                            SemverEq => ord == Ordering::Equal,
-                            SemverGt => ord == Ordering::Greater,
-                            SemverGte => ord != Ordering::Less,
-                            SemverLt => ord == Ordering::Less,
-                            _ => ord != Ordering::Greater,
-                        }
-                    }
-                    None => false,
-                }
+            (
+                SemverEq | SemverGt | SemverGte | SemverLt | SemverLte,
+                Operand::Version(want, want_release),
+            ) => {
+                let ord = match (attr.and_then(|a| a.release()), want_release) {
+                    (Some(have), Some(want)) => Some(have.cmp(want)),
+                    _ => attr
+                        .and_then(|a| a.version())
+                        .map(|have| have.cmp_precedence(want)),
+                };
+                ord.is_some_and(|ord| self.operator.accepts(ord))
             }
             // Compilation pairs every operator with its operand kind.
+            _ => false,
+        }
+    }
+}
+
+impl Operator {
+    /// Whether a semver operator accepts an attribute whose precedence compares to the
+    /// constraint's version as `ord`.
+    #[inline(always)]
+    fn accepts(self, ord: Ordering) -> bool {
+        match self {
+            Operator::SemverEq => ord == Ordering::Equal,
+            Operator::SemverGt => ord == Ordering::Greater,
+            Operator::SemverGte => ord != Ordering::Less,
+            Operator::SemverLt => ord == Ordering::Less,
+            Operator::SemverLte => ord != Ordering::Greater,
             _ => false,
         }
     }

@@ -154,3 +154,46 @@ custom = [
         Detail::Condition(ConditionKind::Custom(1))
     );
 }
+
+#[test]
+fn every_semver_operator_agrees_with_semver_precedence() {
+    // Releases take the (major, minor, patch) path, pre-releases the full comparison; both
+    // must give what the `semver` crate's precedence gives.
+    let versions = [
+        "0.9.9",
+        "1.0.0",
+        "1.0.0+meta",
+        "1.0.1",
+        "1.1.0",
+        "1.10.0",
+        "2.0.0",
+        "1.0.0-alpha",
+        "1.0.0-rc.1",
+        "1.1.0-beta",
+    ];
+    let ops: [(&str, fn(std::cmp::Ordering) -> bool); 5] = [
+        ("semver_eq", |o| o.is_eq()),
+        ("semver_gt", |o| o.is_gt()),
+        ("semver_gte", |o| o.is_ge()),
+        ("semver_lt", |o| o.is_lt()),
+        ("semver_lte", |o| o.is_le()),
+    ];
+    for want in versions {
+        for (op, expect) in ops {
+            let t = common::table(&flag(op, &format!(", value = \"{want}\"")));
+            let r = t.reader();
+            for have in versions {
+                let ord = semver::Version::parse(have)
+                    .unwrap()
+                    .cmp_precedence(&semver::Version::parse(want).unwrap());
+                let ctx = EvaluationContext::new("n").with_attribute("a", have);
+                assert_eq!(r.check_name("f", &ctx), expect(ord), "{have} {op} {want}");
+                assert_eq!(
+                    r.explain_name("f", &ctx).enabled,
+                    expect(ord),
+                    "{have} {op} {want}"
+                );
+            }
+        }
+    }
+}
