@@ -171,7 +171,8 @@ fn every_semver_operator_agrees_with_semver_precedence() {
         "1.0.0-rc.1",
         "1.1.0-beta",
     ];
-    let ops: [(&str, fn(std::cmp::Ordering) -> bool); 5] = [
+    type Accepts = fn(std::cmp::Ordering) -> bool;
+    let ops: [(&str, Accepts); 5] = [
         ("semver_eq", |o| o.is_eq()),
         ("semver_gt", |o| o.is_gt()),
         ("semver_gte", |o| o.is_ge()),
