@@ -290,61 +290,116 @@ pub(crate) struct FlagData {
     /// Experiments that override this flag in some variant.
     pub(crate) experiments: Vec<u32>,
     /// What `check` tests for a `Complex` slot: every test must hold. Empty for a flag that
-    /// experiments override (its check runs the full evaluation) and until the table is built.
+    /// experiments override (its check runs the full evaluation).
     pub(crate) plan: Vec<Test>,
 }
 
 /// One test of a check plan. Without experiment overrides, a flag is on exactly when its
 /// prerequisites, conditions, targets and rollout all hold (SPEC section 4, steps 3 and 5 to 8),
 /// so `check` needs neither the order of the steps nor the reason: a plan is that conjunction,
-/// flattened, cheapest tests first. `explain` still runs the full evaluation, and the property
-/// tests hold the two to the same answers.
+/// cheapest tests first, with the plans of its prerequisites spliced in (a prerequisite chain
+/// is one pass, not one evaluation per link). Tests that read a flag's cold data name its slot.
+/// `explain` still runs the full evaluation, and the property tests hold the two to the same
+/// answers.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) enum Test {
     Environments(u8),
     ChainHeight(u64),
     SyncProgress(f64),
-    /// `after` and `before`, tested against one reading of the instant.
-    Window(Option<i64>, Option<i64>),
+    /// The `after` and `before` of this slot's flag, against one reading of the instant.
+    Window(u32),
+    /// A partial rollout on this slot's flag's key, salt and threshold.
+    Rollout(u32),
+    NodeIds(u32),
+    ValidatorKeys(u32),
+    IpRanges(u32),
+    /// The custom constraint at this index of this slot's flag.
+    Custom(u32, u16),
+    /// A prerequisite whose plan is not spliced in (experiments override it, it is off or
+    /// undefined, or its plan is too long): its own check.
     Requires(u32),
-    NodeIds,
-    ValidatorKeys,
-    IpRanges,
-    /// The custom constraint at this index.
-    Custom(u16),
-    /// A partial rollout on the flag's key (`salt`, `threshold`).
-    Rollout,
 }
 
-impl FlagData {
-    /// The flag's check plan (see [`Test`]); empty when experiments override the flag.
-    fn plan(&self) -> Vec<Test> {
-        if !self.experiments.is_empty() {
-            return Vec::new();
+impl Test {
+    /// Cheap tests first: context fields, then hashing, then lookups, then the rest.
+    fn cost(&self) -> u8 {
+        match self {
+            Test::Environments(_) | Test::ChainHeight(_) | Test::SyncProgress(_) => 0,
+            Test::Window(_) => 1,
+            Test::Rollout(_) => 2,
+            Test::NodeIds(_) | Test::ValidatorKeys(_) | Test::IpRanges(_) => 3,
+            Test::Custom(..) => 4,
+            Test::Requires(_) => 5,
         }
-        let (c, t) = (&self.conditions, &self.targets);
+    }
+}
+
+/// A spliced plan longer than this (diamonds of prerequisites repeat tests) keeps the
+/// prerequisite as a `Requires` test instead.
+const MAX_PLAN: usize = 64;
+
+/// The check plan of every `Complex` slot (see [`Test`]), prerequisites first. `kinds` are the
+/// slots' kinds; the prerequisite graph is acyclic and at most `MAX_PREREQUISITE_DEPTH` deep
+/// (compilation has rejected anything else), so the recursion ends.
+fn build_plans(flags: &mut [FlagData], kinds: &[Kind]) {
+    fn plan_of(
+        slot: usize,
+        flags: &[FlagData],
+        kinds: &[Kind],
+        memo: &mut [Option<Vec<Test>>],
+    ) -> Vec<Test> {
+        if let Some(plan) = &memo[slot] {
+            return plan.clone();
+        }
+        let f = &flags[slot];
+        let at = slot as u32;
         let mut plan = Vec::new();
+        let (c, t) = (&f.conditions, &f.targets);
         plan.extend(t.environments.map(Test::Environments));
         plan.extend(c.chain_height.map(Test::ChainHeight));
         plan.extend(c.sync_progress.map(Test::SyncProgress));
         if c.after.is_some() || c.before.is_some() {
-            plan.push(Test::Window(c.after, c.before));
+            plan.push(Test::Window(at));
         }
-        plan.extend(self.requires.iter().map(|&r| Test::Requires(r)));
+        if f.ppm.is_some_and(|p| p < SCALE) {
+            plan.push(Test::Rollout(at));
+        }
         if t.node_ids.is_some() {
-            plan.push(Test::NodeIds);
+            plan.push(Test::NodeIds(at));
         }
         if t.validator_keys.is_some() {
-            plan.push(Test::ValidatorKeys);
+            plan.push(Test::ValidatorKeys(at));
         }
         if t.ip_ranges.is_some() {
-            plan.push(Test::IpRanges);
+            plan.push(Test::IpRanges(at));
         }
-        plan.extend((0..c.custom.len()).map(|i| Test::Custom(i as u16)));
-        if self.ppm.is_some_and(|p| p < SCALE) {
-            plan.push(Test::Rollout);
+        plan.extend((0..c.custom.len()).map(|i| Test::Custom(at, i as u16)));
+        for &r in &f.requires {
+            let spliced = match kinds.get(r as usize) {
+                Some(Kind::Enabled | Kind::Full) => Some(Vec::new()),
+                Some(Kind::Rollout) => Some(alloc::vec![Test::Rollout(r)]),
+                Some(Kind::NodeTargets) => Some(alloc::vec![Test::NodeIds(r)]),
+                Some(Kind::Complex) if flags[r as usize].experiments.is_empty() => {
+                    Some(plan_of(r as usize, flags, kinds, memo))
+                }
+                _ => None,
+            };
+            match spliced {
+                Some(tests) if plan.len() + tests.len() <= MAX_PLAN => plan.extend(tests),
+                _ => plan.push(Test::Requires(r)),
+            }
         }
+        plan.sort_by_key(Test::cost);
+        memo[slot] = Some(plan.clone());
         plan
+    }
+
+    let mut memo: Vec<Option<Vec<Test>>> = alloc::vec![None; flags.len()];
+    for slot in 0..flags.len() {
+        if kinds.get(slot) == Some(&Kind::Complex) && flags[slot].experiments.is_empty() {
+            let plan = plan_of(slot, flags, kinds, &mut memo);
+            flags[slot].plan = plan;
+        }
     }
 }
 
@@ -650,11 +705,8 @@ pub fn compile<const N: usize>(
 
     let mut slots = [Slot::UNKNOWN; N];
     let mut node_keys = Vec::new();
-    for (slot, f) in slots.iter_mut().zip(flags.iter_mut()) {
+    for (slot, f) in slots.iter_mut().zip(&flags) {
         *slot = slot_for(f);
-        if slot.kind == Kind::Complex {
-            f.plan = f.plan();
-        }
         if slot.kind == Kind::NodeTargets {
             if let Some(set) = &f.targets.node_ids {
                 slot.salt = node_keys.len() as u64;
@@ -663,6 +715,8 @@ pub fn compile<const N: usize>(
             }
         }
     }
+    let kinds: Vec<Kind> = flags.iter().map(|f| slot_for(f).kind).collect();
+    build_plans(&mut flags, &kinds);
     let mut by_name: Vec<(u64, u32)> = slot_names
         .iter()
         .enumerate()

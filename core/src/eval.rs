@@ -207,17 +207,17 @@ impl<const N: usize> Table<N> {
                 Test::ChainHeight(min) => ctx.chain_height() >= min,
                 // A NaN progress holds no condition.
                 Test::SyncProgress(min) => ctx.sync_progress() >= min,
-                Test::Requires(r) => self.check(r as usize, ctx),
-                Test::Custom(i) => flag
-                    .conditions
-                    .custom
-                    .get(i as usize)
+                Test::Rollout(at) => self.flags.get(at as usize).is_some_and(|f| {
+                    f.key
+                        .key(ctx)
+                        .is_some_and(|key| bucketing::bucket(key, f.salt) < f.threshold)
+                }),
+                Test::Custom(at, i) => self
+                    .flags
+                    .get(at as usize)
+                    .and_then(|f| f.conditions.custom.get(i as usize))
                     .is_some_and(|k| k.holds(ctx)),
-                Test::Rollout => flag
-                    .key
-                    .key(ctx)
-                    .is_some_and(|key| bucketing::bucket(key, flag.salt) < flag.threshold),
-                test => self.holds_rarely(flag, test, ctx),
+                test => self.holds_rarely(test, ctx),
             };
             if !holds {
                 return false;
@@ -229,23 +229,28 @@ impl<const N: usize> Table<N> {
     /// The tests of a plan that are rare on hot paths, out of line so that the common ones
     /// keep the plan's loop small.
     #[inline(never)]
-    fn holds_rarely(&self, flag: &FlagData, test: Test, ctx: &EvaluationContext) -> bool {
-        let t = &flag.targets;
+    fn holds_rarely(&self, test: Test, ctx: &EvaluationContext) -> bool {
+        let flag = |at: u32| self.flags.get(at as usize);
         match test {
-            Test::Window(after, before) => self.now(ctx).is_some_and(|now| {
-                after.is_none_or(|after| now >= after) && before.is_none_or(|before| now < before)
+            Test::Window(at) => flag(at).is_some_and(|f| {
+                let (after, before) = (f.conditions.after, f.conditions.before);
+                self.now(ctx).is_some_and(|now| {
+                    after.is_none_or(|after| now >= after)
+                        && before.is_none_or(|before| now < before)
+                })
             }),
-            Test::NodeIds => t
-                .node_ids
-                .as_ref()
+            Test::NodeIds(at) => flag(at)
+                .and_then(|f| f.targets.node_ids.as_ref())
                 .is_some_and(|ids| ids.contains(ctx.node_key(), ctx.node_id())),
-            Test::ValidatorKeys => t.validator_keys.as_ref().is_some_and(|keys| {
-                keys.contains(ctx.validator_key_hash(), ctx.validator_key().unwrap_or(""))
-            }),
-            Test::IpRanges => t
-                .ip_ranges
-                .as_ref()
+            Test::ValidatorKeys(at) => flag(at)
+                .and_then(|f| f.targets.validator_keys.as_ref())
+                .is_some_and(|keys| {
+                    keys.contains(ctx.validator_key_hash(), ctx.validator_key().unwrap_or(""))
+                }),
+            Test::IpRanges(at) => flag(at)
+                .and_then(|f| f.targets.ip_ranges.as_ref())
                 .is_some_and(|ips| ctx.ip_address().is_some_and(|ip| ips.contains(ip))),
+            Test::Requires(r) => self.check(r as usize, ctx),
             _ => false,
         }
     }

@@ -827,3 +827,46 @@ fn node_target_lists_decided_from_the_slot_keep_each_flags_own_set() {
     assert!(!r.check_name("many", &anonymous));
     assert!(!r.check_name("few", &anonymous));
 }
+
+#[test]
+fn spliced_prerequisite_chains_answer_as_each_link_would() {
+    // Chains whose links are a rollout, a node list, conditions, an experiment-overridden flag
+    // and a diamond: `check` splices the prerequisites' tests into one plan, `explain` walks
+    // the links; both must agree, and a chain is on exactly when every link is.
+    let t = table(
+        "[features.half]\nenabled = true\nrollout_percentage = 50\n\
+         [features.listed]\nenabled = true\n[features.listed.targets]\nnode_ids = [\"node-1\", \"node-7\", \"node-42\"]\n\
+         [features.high]\nenabled = true\nrequires = [\"half\"]\n[features.high.conditions]\nchain_height = 100\n\
+         [features.top]\nenabled = true\nrollout_percentage = 80\nrequires = [\"high\"]\n\
+         [features.either]\nenabled = true\nrequires = [\"listed\", \"half\"]\n\
+         [features.diamond]\nenabled = true\nrequires = [\"top\", \"either\"]\n\
+         [features.tested]\nenabled = true\n\
+         [features.on_tested]\nenabled = true\nrequires = [\"tested\", \"half\"]\n\
+         [experiments.trial]\nstart_time = 2024-03-01T00:00:00Z\n\
+         variants = [{ name = \"off\", percentage = 50, feature_overrides = { tested = false } }]\n",
+    );
+    let r = t.reader();
+    let now = micros("2024-03-15T00:00:00Z");
+    let mut seen = [0usize; 2];
+    for i in 0..600 {
+        let mut ctx = EvaluationContext::new(format!("node-{i}"))
+            .with_chain_height(if i % 3 == 0 { 50 } else { 500 });
+        ctx.set_now_micros(now);
+        let on = |name: &str| r.check_name(name, &ctx);
+        for name in ["high", "top", "either", "diamond", "on_tested"] {
+            assert_eq!(
+                on(name),
+                r.explain_name(name, &ctx).enabled,
+                "{name} node-{i}"
+            );
+        }
+        assert_eq!(on("high"), on("half") && i % 3 != 0, "node-{i}");
+        assert!(!on("top") || on("high"), "node-{i}");
+        assert_eq!(on("either"), on("listed") && on("half"), "node-{i}");
+        assert_eq!(on("diamond"), on("top") && on("either"), "node-{i}");
+        assert_eq!(on("on_tested"), on("tested") && on("half"), "node-{i}");
+        seen[on("on_tested") as usize] += 1;
+    }
+    // The experiment-overridden link really decides: some nodes are turned off through it.
+    assert!(seen[0] > 0 && seen[1] > 0, "{seen:?}");
+}

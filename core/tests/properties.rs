@@ -14,11 +14,15 @@ use vexil_core::model::{
 };
 use vexil_core::{Environment, EvaluationContext, FlagTable};
 
+/// 64 cases per property (2 under Miri); `PROPTEST_CASES` asks for more.
 fn cases() -> u32 {
     if cfg!(miri) {
         2
     } else {
-        64
+        std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(64)
     }
 }
 
