@@ -98,7 +98,10 @@ fn the_macro_follows_publications_contexts_and_time() {
     assert!(!canary_only());
 
     // A time condition flips at its instant: `after` half a second from now.
-    let instant = chrono::Utc::now() + chrono::Duration::milliseconds(500);
+    // Whole microseconds, the precision of `after` and of the clock: a nanosecond instant
+    // written out truncated would fall due up to a microsecond before the loop expects it.
+    let soon = chrono::Utc::now() + chrono::Duration::milliseconds(500);
+    let instant = chrono::DateTime::from_timestamp_micros(soon.timestamp_micros()).unwrap();
     let after = instant.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
     std::fs::write(&path, config(false, &after)).unwrap();
     wait_applied(&events);
