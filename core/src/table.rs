@@ -367,14 +367,22 @@ impl<T: Deref<Target = FlagTable<N>>, const N: usize> ReaderOf<T, N> {
 
     #[inline(always)]
     fn current(&self) -> &Table<N> {
-        let mut p: *const Table<N> = self.table.current.load(Ordering::Acquire);
-        if !core::ptr::eq(p, self.seen.get()) {
+        // The table read is the one this reader already holds (`seen`), not the pointer just
+        // loaded: they are equal unless a publication happened, and reading through `seen`
+        // lets the slot load start without waiting for the shared pointer's load (the compare
+        // is a predicted branch, not a data dependency).
+        let seen = self.seen.get();
+        let mut p: *const Table<N> = seen;
+        if !core::ptr::eq(self.table.current.load(Ordering::Acquire), seen) {
             p = self.advance();
         }
-        // SAFETY: `p` was loaded while this reader is pinned (its guard is pinned from
-        // `new()` on and only ever re-pinned inside `advance`, which loads afresh after
-        // re-pinning). A table loaded under a pin is freed only after that pin moves on twice,
-        // which cannot happen while `&self` is borrowed: re-pinning needs another call.
+        // SAFETY: `p` is `seen` or `advance`'s result, and `seen` is always a pointer loaded
+        // under this reader's current pin (by `new()`, which pins first, or by `advance`, which
+        // re-pins and then loads; `quiesce` unpins and clears `seen`, so the next call goes
+        // through `advance`). It is never null: the table always holds a published table and
+        // `seen` is used only when equal to it. A table loaded under a pin is freed only after
+        // that pin moves on twice, which cannot happen while `&self` is borrowed: re-pinning
+        // needs another call.
         let table = unsafe { &*p };
         #[cfg(vexil_loom)]
         table.check_probe();
