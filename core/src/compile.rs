@@ -20,6 +20,7 @@ use core::fmt;
 use core::net::IpAddr;
 
 use crate::bucketing::{self, Domain, SCALE};
+use crate::eval::TargetKind;
 use crate::model::{
     BucketBy, Conditions, Config, ConstraintValue, CustomConstraint, Experiment, FeatureFlag,
     Operator, Targets,
@@ -310,9 +311,8 @@ pub(crate) enum Test {
     Window(u32),
     /// A partial rollout on this slot's flag's key, salt and threshold.
     Rollout(u32),
-    NodeIds(u32),
-    ValidatorKeys(u32),
-    IpRanges(u32),
+    /// This slot's flag's target list of this kind (environments have their own test).
+    Target(u32, TargetKind),
     /// The custom constraint at this index of this slot's flag.
     Custom(u32, u16),
     /// A prerequisite whose plan is not spliced in (experiments override it, it is off or
@@ -327,7 +327,7 @@ impl Test {
             Test::Environments(_) | Test::ChainHeight(_) | Test::SyncProgress(_) => 0,
             Test::Window(_) => 1,
             Test::Rollout(_) => 2,
-            Test::NodeIds(_) | Test::ValidatorKeys(_) | Test::IpRanges(_) => 3,
+            Test::Target(..) => 3,
             Test::Custom(..) => 4,
             Test::Requires(_) => 5,
         }
@@ -338,17 +338,20 @@ impl Test {
 /// prerequisite as a `Requires` test instead.
 const MAX_PLAN: usize = 64;
 
-/// The check plan of every `Complex` slot (see [`Test`]), prerequisites first. `kinds` are the
-/// slots' kinds; the prerequisite graph is acyclic and at most `MAX_PREREQUISITE_DEPTH` deep
-/// (compilation has rejected anything else), so the recursion ends.
+/// Sets the check plan of every `Complex` slot without experiment overrides (see [`Test`]).
+/// `kinds` are the slots' kinds; the prerequisite graph is acyclic and at most
+/// `MAX_PREREQUISITE_DEPTH` deep (compilation has rejected anything else), so the recursion
+/// ends.
 fn build_plans(flags: &mut [FlagData], kinds: &[Kind]) {
+    /// The plan of `slot`, built once into `plans` (a prerequisite's plan is spliced into every
+    /// flag that requires it).
     fn plan_of(
         slot: usize,
         flags: &[FlagData],
         kinds: &[Kind],
-        memo: &mut [Option<Vec<Test>>],
+        plans: &mut [Option<Vec<Test>>],
     ) -> Vec<Test> {
-        if let Some(plan) = &memo[slot] {
+        if let Some(plan) = &plans[slot] {
             return plan.clone();
         }
         let f = &flags[slot];
@@ -364,23 +367,24 @@ fn build_plans(flags: &mut [FlagData], kinds: &[Kind]) {
         if f.ppm.is_some_and(|p| p < SCALE) {
             plan.push(Test::Rollout(at));
         }
-        if t.node_ids.is_some() {
-            plan.push(Test::NodeIds(at));
-        }
-        if t.validator_keys.is_some() {
-            plan.push(Test::ValidatorKeys(at));
-        }
-        if t.ip_ranges.is_some() {
-            plan.push(Test::IpRanges(at));
+        let lists = [
+            (t.node_ids.is_some(), TargetKind::NodeIds),
+            (t.validator_keys.is_some(), TargetKind::ValidatorKeys),
+            (t.ip_ranges.is_some(), TargetKind::IpRanges),
+        ];
+        for (present, kind) in lists {
+            if present {
+                plan.push(Test::Target(at, kind));
+            }
         }
         plan.extend((0..c.custom.len()).map(|i| Test::Custom(at, i as u16)));
         for &r in &f.requires {
             let spliced = match kinds.get(r as usize) {
                 Some(Kind::Enabled | Kind::Full) => Some(Vec::new()),
                 Some(Kind::Rollout) => Some(alloc::vec![Test::Rollout(r)]),
-                Some(Kind::NodeTargets) => Some(alloc::vec![Test::NodeIds(r)]),
+                Some(Kind::NodeTargets) => Some(alloc::vec![Test::Target(r, TargetKind::NodeIds)]),
                 Some(Kind::Complex) if flags[r as usize].experiments.is_empty() => {
-                    Some(plan_of(r as usize, flags, kinds, memo))
+                    Some(plan_of(r as usize, flags, kinds, plans))
                 }
                 _ => None,
             };
@@ -390,16 +394,19 @@ fn build_plans(flags: &mut [FlagData], kinds: &[Kind]) {
             }
         }
         plan.sort_by_key(Test::cost);
-        memo[slot] = Some(plan.clone());
+        plans[slot] = Some(plan.clone());
         plan
     }
 
-    let mut memo: Vec<Option<Vec<Test>>> = alloc::vec![None; flags.len()];
+    let mut plans: Vec<Option<Vec<Test>>> = alloc::vec![None; flags.len()];
     for slot in 0..flags.len() {
         if kinds.get(slot) == Some(&Kind::Complex) && flags[slot].experiments.is_empty() {
-            let plan = plan_of(slot, flags, kinds, &mut memo);
-            flags[slot].plan = plan;
+            plan_of(slot, flags, kinds, &mut plans);
         }
+    }
+    // Every plan built is one of such a slot (only those are spliced), so each moves to its flag.
+    for (f, plan) in flags.iter_mut().zip(plans) {
+        f.plan = plan.unwrap_or_default();
     }
 }
 
@@ -498,17 +505,18 @@ impl KeySet {
                 continue;
             };
             let hash = hash.max(1);
-            let mut i = hash as usize & set.mask;
+            let mut from = hash as usize & set.mask;
             loop {
-                if set.hashes[i] == 0 {
+                let (i, h) = probe(&set.hashes, set.mask, hash, from);
+                if h == 0 {
                     set.hashes[i] = hash;
                     set.names[i] = item.clone();
                     break;
                 }
-                if set.hashes[i] == hash && set.names[i] == *item {
+                if set.names[i] == *item {
                     break;
                 }
-                i = (i + 1) & set.mask;
+                from = (i + 1) & set.mask;
             }
         }
         set
@@ -519,17 +527,31 @@ impl KeySet {
     pub(crate) fn contains(&self, hash: Option<u64>, key: &str) -> bool {
         let Some(hash) = hash else { return false };
         let hash = hash.max(1);
-        let mut i = hash as usize & self.mask;
+        let mut from = hash as usize & self.mask;
         loop {
-            let h = self.hashes[i];
+            let (i, h) = probe(&self.hashes, self.mask, hash, from);
             if h == 0 {
                 return false;
             }
-            if h == hash && self.names[i] == key {
+            if self.names[i] == key {
                 return true;
             }
-            i = (i + 1) & self.mask;
+            from = (i + 1) & self.mask;
         }
+    }
+}
+
+/// Linear probing in a key set's `hashes` (0 = empty, stored hashes raised to at least 1) for
+/// `hash` (raised likewise), from slot `from`: the first slot that holds `hash` or is empty,
+/// with its hash (0 for empty; a slot past the end counts as empty).
+#[inline(always)]
+fn probe(hashes: &[u64], mask: usize, hash: u64, mut from: usize) -> (usize, u64) {
+    loop {
+        let h = hashes.get(from).copied().unwrap_or(0);
+        if h == hash || h == 0 {
+            return (from, h);
+        }
+        from = (from + 1) & mask;
     }
 }
 
@@ -539,17 +561,7 @@ impl KeySet {
 #[inline(always)]
 pub(crate) fn may_contain(hashes: &[u64], mask: usize, hash: u64) -> bool {
     let hash = hash.max(1);
-    let mut i = hash as usize & mask;
-    while let Some(&h) = hashes.get(i) {
-        if h == hash {
-            return true;
-        }
-        if h == 0 {
-            return false;
-        }
-        i = (i + 1) & mask;
-    }
-    false
+    probe(hashes, mask, hash, hash as usize & mask).1 != 0
 }
 
 /// CIDR ranges as `(network, mask)` pairs.
@@ -715,7 +727,7 @@ pub fn compile<const N: usize>(
             }
         }
     }
-    let kinds: Vec<Kind> = flags.iter().map(|f| slot_for(f).kind).collect();
+    let kinds: Vec<Kind> = slots.iter().zip(&flags).map(|(s, _)| s.kind).collect();
     build_plans(&mut flags, &kinds);
     let mut by_name: Vec<(u64, u32)> = slot_names
         .iter()

@@ -5,7 +5,8 @@ use core::fmt;
 
 use crate::bucketing::{self, SCALE};
 use crate::compile::{
-    self, Constraint, ExperimentData, FlagData, KeySource, Kind, Operand, Slot, Table, Test,
+    self, CompiledTargets, Constraint, ExperimentData, FlagData, KeySource, Kind, Operand, Slot,
+    Table, Test,
 };
 use crate::context::{Attribute, EvaluationContext};
 use crate::model::Operator;
@@ -100,6 +101,14 @@ pub enum TargetKind {
 }
 
 impl TargetKind {
+    /// Every kind, in the order the evaluation tests them (SPEC section 4, step 6).
+    pub(crate) const IN_ORDER: [TargetKind; 4] = [
+        TargetKind::NodeIds,
+        TargetKind::ValidatorKeys,
+        TargetKind::IpRanges,
+        TargetKind::Environments,
+    ];
+
     /// The target list's field name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -203,10 +212,9 @@ impl<const N: usize> Table<N> {
         }
         for test in &flag.plan {
             let holds = match *test {
-                Test::Environments(mask) => ctx.environment().is_some_and(|e| mask & e.bit() != 0),
-                Test::ChainHeight(min) => ctx.chain_height() >= min,
-                // A NaN progress holds no condition.
-                Test::SyncProgress(min) => ctx.sync_progress() >= min,
+                Test::Environments(mask) => environment_matches(mask, ctx),
+                Test::ChainHeight(min) => height_reached(min, ctx),
+                Test::SyncProgress(min) => progress_reached(min, ctx),
                 Test::Rollout(at) => self.flags.get(at as usize).is_some_and(|f| {
                     f.key
                         .key(ctx)
@@ -233,23 +241,12 @@ impl<const N: usize> Table<N> {
         let flag = |at: u32| self.flags.get(at as usize);
         match test {
             Test::Window(at) => flag(at).is_some_and(|f| {
-                let (after, before) = (f.conditions.after, f.conditions.before);
-                self.now(ctx).is_some_and(|now| {
-                    after.is_none_or(|after| now >= after)
-                        && before.is_none_or(|before| now < before)
-                })
+                let (c, now) = (&f.conditions, self.now(ctx));
+                c.after.is_none_or(|after| after_reached(after, now))
+                    && c.before
+                        .is_none_or(|before| before_not_reached(before, now))
             }),
-            Test::NodeIds(at) => flag(at)
-                .and_then(|f| f.targets.node_ids.as_ref())
-                .is_some_and(|ids| ids.contains(ctx.node_key(), ctx.node_id())),
-            Test::ValidatorKeys(at) => flag(at)
-                .and_then(|f| f.targets.validator_keys.as_ref())
-                .is_some_and(|keys| {
-                    keys.contains(ctx.validator_key_hash(), ctx.validator_key().unwrap_or(""))
-                }),
-            Test::IpRanges(at) => flag(at)
-                .and_then(|f| f.targets.ip_ranges.as_ref())
-                .is_some_and(|ips| ctx.ip_address().is_some_and(|ip| ips.contains(ip))),
+            Test::Target(at, kind) => flag(at).is_some_and(|f| f.targets.matches(kind, ctx)),
             Test::Requires(r) => self.check(r as usize, ctx),
             _ => false,
         }
@@ -424,30 +421,21 @@ fn failing_condition(
     now: Option<i64>,
 ) -> Option<ConditionKind> {
     let c = &flag.conditions;
-    if let Some(after) = c.after {
-        if now.is_none_or(|now| now < after) {
-            return Some(ConditionKind::After);
-        }
+    if c.after.is_some_and(|after| !after_reached(after, now)) {
+        return Some(ConditionKind::After);
     }
-    if let Some(before) = c.before {
-        if now.is_none_or(|now| now >= before) {
-            return Some(ConditionKind::Before);
-        }
+    if c.before
+        .is_some_and(|before| !before_not_reached(before, now))
+    {
+        return Some(ConditionKind::Before);
     }
-    if let Some(height) = c.chain_height {
-        if ctx.chain_height() < height {
-            return Some(ConditionKind::ChainHeight);
-        }
+    if c.chain_height.is_some_and(|min| !height_reached(min, ctx)) {
+        return Some(ConditionKind::ChainHeight);
     }
-    if let Some(progress) = c.sync_progress {
-        // A NaN progress holds no condition.
-        if ctx
-            .sync_progress()
-            .partial_cmp(&progress)
-            .is_none_or(Ordering::is_lt)
-        {
-            return Some(ConditionKind::SyncProgress);
-        }
+    if c.sync_progress
+        .is_some_and(|min| !progress_reached(min, ctx))
+    {
+        return Some(ConditionKind::SyncProgress);
     }
     c.custom
         .iter()
@@ -456,28 +444,60 @@ fn failing_condition(
 }
 
 fn failing_target(flag: &FlagData, ctx: &EvaluationContext) -> Option<TargetKind> {
-    let t = &flag.targets;
-    if let Some(ids) = &t.node_ids {
-        if !ids.contains(ctx.node_key(), ctx.node_id()) {
-            return Some(TargetKind::NodeIds);
+    TargetKind::IN_ORDER
+        .into_iter()
+        .find(|&kind| !flag.targets.matches(kind, ctx))
+}
+
+// Each condition and target test is defined once, here: the check plans (`check`) and the
+// ordered evaluation (`explain`) both call these, so the two cannot disagree on one.
+
+/// `after`: the instant has come (never without an instant).
+fn after_reached(after: i64, now: Option<i64>) -> bool {
+    now.is_some_and(|now| now >= after)
+}
+
+/// `before`: the instant has not come yet (never without an instant).
+fn before_not_reached(before: i64, now: Option<i64>) -> bool {
+    now.is_some_and(|now| now < before)
+}
+
+#[inline(always)]
+fn height_reached(min: u64, ctx: &EvaluationContext) -> bool {
+    ctx.chain_height() >= min
+}
+
+/// A NaN progress holds no condition.
+#[inline(always)]
+fn progress_reached(min: f64, ctx: &EvaluationContext) -> bool {
+    ctx.sync_progress() >= min
+}
+
+#[inline(always)]
+fn environment_matches(mask: u8, ctx: &EvaluationContext) -> bool {
+    ctx.environment().is_some_and(|e| mask & e.bit() != 0)
+}
+
+impl CompiledTargets {
+    /// Whether the context is in the flag's `kind` list; `true` when the flag has no such list.
+    fn matches(&self, kind: TargetKind, ctx: &EvaluationContext) -> bool {
+        match kind {
+            TargetKind::NodeIds => self
+                .node_ids
+                .as_ref()
+                .is_none_or(|ids| ids.contains(ctx.node_key(), ctx.node_id())),
+            TargetKind::ValidatorKeys => self.validator_keys.as_ref().is_none_or(|keys| {
+                keys.contains(ctx.validator_key_hash(), ctx.validator_key().unwrap_or(""))
+            }),
+            TargetKind::IpRanges => self
+                .ip_ranges
+                .as_ref()
+                .is_none_or(|ips| ctx.ip_address().is_some_and(|ip| ips.contains(ip))),
+            TargetKind::Environments => self
+                .environments
+                .is_none_or(|mask| environment_matches(mask, ctx)),
         }
     }
-    if let Some(keys) = &t.validator_keys {
-        if !keys.contains(ctx.validator_key_hash(), ctx.validator_key().unwrap_or("")) {
-            return Some(TargetKind::ValidatorKeys);
-        }
-    }
-    if let Some(ips) = &t.ip_ranges {
-        if ctx.ip_address().is_none_or(|ip| !ips.contains(ip)) {
-            return Some(TargetKind::IpRanges);
-        }
-    }
-    if let Some(mask) = t.environments {
-        if ctx.environment().is_none_or(|e| mask & e.bit() == 0) {
-            return Some(TargetKind::Environments);
-        }
-    }
-    None
 }
 
 impl Constraint {
@@ -518,17 +538,11 @@ impl Constraint {
                 },
                 None => false,
             },
-            (
-                SemverEq | SemverGt | SemverGte | SemverLt | SemverLte,
-                Operand::Version(want, want_release),
-            ) => {
-                let ord = match (attr.and_then(|a| a.release()), want_release) {
-                    (Some(have), Some(want)) => Some(have.cmp(want)),
-                    _ => attr
-                        .and_then(|a| a.version())
-                        .map(|have| have.cmp_precedence(want)),
-                };
-                ord.is_some_and(|ord| self.operator.accepts(ord))
+            (SemverEq | SemverGt | SemverGte | SemverLt | SemverLte, Operand::Version(want, _)) => {
+                // Two releases took `holds`'s triple compare; here one side has a pre-release
+                // (or the attribute is no version).
+                attr.and_then(|a| a.version())
+                    .is_some_and(|have| self.operator.accepts(have.cmp_precedence(want)))
             }
             // Compilation pairs every operator with its operand kind.
             _ => false,
