@@ -3,11 +3,24 @@
 
 mod support;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use support::{invalid, version};
 use vexil::audit::{self, Outcome, Record};
 use vexil::{Flags, Reload};
+
+/// A configuration at version 1 in a temporary directory, loaded with an audit log beside it:
+/// the directory (keep it), the config path, the log path and the flags.
+fn audited() -> (tempfile::TempDir, PathBuf, PathBuf, Flags) {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, log) = (
+        dir.path().join("features.toml"),
+        dir.path().join("audit.jsonl"),
+    );
+    std::fs::write(&path, version(1)).unwrap();
+    let flags: Flags = Flags::builder(&path).audit_log(&log).build().unwrap();
+    (dir, path, log, flags)
+}
 
 fn records(path: &Path) -> Vec<Record> {
     std::fs::read_to_string(path)
@@ -19,13 +32,7 @@ fn records(path: &Path) -> Vec<Record> {
 
 #[test]
 fn one_record_per_attempt_with_its_changes_and_a_verifiable_chain() {
-    let dir = tempfile::tempdir().unwrap();
-    let (path, log) = (
-        dir.path().join("features.toml"),
-        dir.path().join("audit.jsonl"),
-    );
-    std::fs::write(&path, version(1)).unwrap();
-    let flags: Flags = Flags::builder(&path).audit_log(&log).build().unwrap();
+    let (_dir, path, log, flags) = audited();
     std::fs::write(
         &path,
         version(2).replace(
@@ -91,13 +98,7 @@ fn one_record_per_attempt_with_its_changes_and_a_verifiable_chain() {
 
 #[test]
 fn an_edited_removed_or_reordered_record_fails_verification() {
-    let dir = tempfile::tempdir().unwrap();
-    let (path, log) = (
-        dir.path().join("features.toml"),
-        dir.path().join("audit.jsonl"),
-    );
-    std::fs::write(&path, version(1)).unwrap();
-    let flags: Flags = Flags::builder(&path).audit_log(&log).build().unwrap();
+    let (dir, path, log, flags) = audited();
     for i in 2..5 {
         std::fs::write(&path, version(i)).unwrap();
         flags.reload();
@@ -135,13 +136,7 @@ fn an_edited_removed_or_reordered_record_fails_verification() {
 
 #[test]
 fn deleting_the_log_mid_run_loses_no_later_record() {
-    let dir = tempfile::tempdir().unwrap();
-    let (path, log) = (
-        dir.path().join("features.toml"),
-        dir.path().join("audit.jsonl"),
-    );
-    std::fs::write(&path, version(1)).unwrap();
-    let flags: Flags = Flags::builder(&path).audit_log(&log).build().unwrap();
+    let (_dir, path, log, flags) = audited();
     std::fs::remove_file(&log).unwrap();
     std::fs::write(&path, version(2)).unwrap();
     assert!(matches!(flags.reload(), Reload::Applied(_)));
