@@ -216,8 +216,11 @@ pub(crate) struct Table<const N: usize> {
     pub(crate) clock: Option<Clock>,
     #[cfg(vexil_loom)]
     pub(crate) probe: crate::table::Probe,
-    /// Every slot of the capacity: a check's bounds check is against the constant `N`, and
-    /// slots past the configuration's flags are `Unknown`.
+    /// Every slot's kind, one byte each: a plain or disabled flag's check reads only this
+    /// (64 flags to a cache line). The bounds check is against the constant `N`, and slots
+    /// past the configuration's flags are `Unknown`.
+    pub(crate) kinds: [Kind; N],
+    /// The rollout or probe parameters of every slot, read after its kind.
     pub(crate) slots: [Slot; N],
     /// The slots in use: compiled-in flags, then flags only in the configuration.
     pub(crate) flags: Vec<FlagData>,
@@ -235,35 +238,34 @@ pub(crate) struct Table<const N: usize> {
 /// with time conditions or an experiment is evaluated for a context without `now`.
 pub type Clock = fn() -> i64;
 
-/// The hot part of a flag: what a check reads first.
+/// The hot part of a flag after its [`Kind`]: a `Rollout` slot's salt and threshold, or a
+/// `NodeTargets` slot's probe (see [`Kind::NodeTargets`]).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Slot {
-    pub(crate) kind: Kind,
     pub(crate) salt: u64,
     pub(crate) threshold: u64,
 }
 
 impl Slot {
-    const UNKNOWN: Slot = Slot {
-        kind: Kind::Unknown,
+    const UNUSED: Slot = Slot {
         salt: 0,
         threshold: 0,
     };
 }
 
-/// What a check can decide from the slot alone. Ordered so that the answers that need no
-/// context are two range tests: `kind <= Full` is on, `kind <= Disabled` is decided.
+/// What a check can decide from the kind alone. The four kinds that need no context come
+/// first and their low bit is the answer: `kind <= Full` is decided, `kind & 1` is on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 #[repr(u8)]
 pub(crate) enum Kind {
+    /// `enabled = false`.
+    Disabled = 0,
     /// On for everybody, no rollout.
-    Enabled = 0,
-    /// On for everybody through a 100 % rollout.
-    Full = 1,
+    Enabled = 1,
     /// Not defined by the configuration.
     Unknown = 2,
-    /// `enabled = false`.
-    Disabled = 3,
+    /// On for everybody through a 100 % rollout.
+    Full = 3,
     /// A partial rollout on `node_id`, nothing else: `bucket < threshold`.
     Rollout = 4,
     /// A `node_ids` target list, nothing else: a probe of the set's key hashes, which the slot
@@ -715,11 +717,16 @@ pub fn compile<const N: usize>(
     }
     resolve_static_prerequisites(&mut flags);
 
-    let mut slots = [Slot::UNKNOWN; N];
+    let mut kinds = [Kind::Unknown; N];
+    let mut slots = [Slot::UNUSED; N];
     let mut node_keys = Vec::new();
-    for (slot, f) in slots.iter_mut().zip(&flags) {
-        *slot = slot_for(f);
-        if slot.kind == Kind::NodeTargets {
+    for ((kind, slot), f) in kinds.iter_mut().zip(slots.iter_mut()).zip(&flags) {
+        *kind = kind_of(f);
+        *slot = Slot {
+            salt: f.salt,
+            threshold: f.threshold,
+        };
+        if *kind == Kind::NodeTargets {
             if let Some(set) = &f.targets.node_ids {
                 slot.salt = node_keys.len() as u64;
                 slot.threshold = set.mask as u64;
@@ -727,8 +734,9 @@ pub fn compile<const N: usize>(
             }
         }
     }
-    let kinds: Vec<Kind> = slots.iter().zip(&flags).map(|(s, _)| s.kind).collect();
-    build_plans(&mut flags, &kinds);
+    // `flags.len() <= N`: checked with the slot names above.
+    let used = flags.len();
+    build_plans(&mut flags, &kinds[..used]);
     let mut by_name: Vec<(u64, u32)> = slot_names
         .iter()
         .enumerate()
@@ -742,6 +750,7 @@ pub fn compile<const N: usize>(
         clock: None,
         #[cfg(vexil_loom)]
         probe: crate::table::Probe::new(0),
+        kinds,
         slots,
         flags,
         by_name,
@@ -804,8 +813,8 @@ fn resolve_static_prerequisites(flags: &mut [FlagData]) {
     }
 }
 
-fn slot_for(f: &FlagData) -> Slot {
-    let kind = if !f.defined {
+fn kind_of(f: &FlagData) -> Kind {
+    if !f.defined {
         Kind::Unknown
     } else if !f.enabled {
         Kind::Disabled
@@ -832,11 +841,6 @@ fn slot_for(f: &FlagData) -> Slot {
             Some(_) if f.key != KeySource::NodeId => Kind::Complex,
             Some(_) => Kind::Rollout,
         }
-    };
-    Slot {
-        kind,
-        salt: f.salt,
-        threshold: f.threshold,
     }
 }
 

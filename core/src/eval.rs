@@ -157,23 +157,23 @@ pub struct Evaluation {
 // === impl Table ===
 
 impl<const N: usize> Table<N> {
-    /// The check: the slot decides plain flags and node-id rollouts; the rest is evaluated
-    /// in full, out of line.
+    /// The check: the kind decides plain flags, the slot node-id rollouts and node-id target
+    /// lists; the rest is evaluated in full, out of line.
     #[inline(always)]
     pub(crate) fn check(&self, slot: usize, ctx: &EvaluationContext) -> bool {
-        let Some(s) = self.slots.get(slot) else {
+        let (Some(&kind), Some(s)) = (self.kinds.get(slot), self.slots.get(slot)) else {
             return false;
         };
-        if s.kind <= Kind::Disabled {
-            return s.kind <= Kind::Full;
+        if kind <= Kind::Full {
+            return kind as u8 & 1 != 0;
         }
-        if s.kind == Kind::Rollout {
+        if kind == Kind::Rollout {
             return match ctx.node_key() {
                 Some(key) => bucketing::bucket(key, s.salt) < s.threshold,
                 None => false,
             };
         }
-        if s.kind == Kind::NodeTargets {
+        if kind == Kind::NodeTargets {
             return self.node_targets_match(s, slot, ctx);
         }
         self.check_complex(slot, ctx)
@@ -256,7 +256,8 @@ impl<const N: usize> Table<N> {
     /// `Complex` without the full evaluation.
     #[inline]
     pub(crate) fn explain(&self, slot: usize, ctx: &EvaluationContext) -> Evaluation {
-        let (enabled, reason, detail) = match self.slots.get(slot).map(|s| (s.kind, s)) {
+        let kind = self.kinds.get(slot).zip(self.slots.get(slot));
+        let (enabled, reason, detail) = match kind.map(|(&k, s)| (k, s)) {
             None | Some((Kind::Unknown, _)) => (false, Reason::UnknownFlag, Detail::None),
             Some((Kind::Disabled, _)) => (false, Reason::Disabled, Detail::None),
             Some((Kind::Enabled, _)) => (true, Reason::Enabled, Detail::None),

@@ -32,7 +32,7 @@ use crate::context::EvaluationContext;
 use crate::eval::Evaluation;
 use crate::model::Config;
 use crate::sync::{AtomicPtr, AtomicU64, Ordering};
-use crate::usage::UsageShard;
+use crate::usage::{FixedShard, UsageShard};
 use crate::{FlagIndex, FlagKey};
 
 /// The default capacity of a [`FlagTable`]: the most flags one configuration may define.
@@ -321,7 +321,7 @@ pub struct ReaderOf<T: Deref<Target = FlagTable<N>>, const N: usize> {
     /// The last table pointer this reader saw.
     seen: Cell<*const Table<N>>,
     /// Where this reader counts its answers, if anywhere.
-    usage: Option<UsageShard>,
+    usage: Option<FixedShard<N>>,
     table: T,
 }
 
@@ -355,8 +355,18 @@ impl<T: Deref<Target = FlagTable<N>>, const N: usize> ReaderOf<T, N> {
 
     /// Counts this reader's answers of [`check`](ReaderOf::check) and
     /// [`check_name`](ReaderOf::check_name) in a shard that only this reader writes.
+    ///
+    /// # Panics
+    ///
+    /// If the shard was not made for this table's capacity
+    /// (`UsageShard::new(table.capacity())`): the reader counts without a bounds check of
+    /// its own, against the capacity it checks slots against.
     pub fn with_usage(mut self, shard: UsageShard) -> Self {
-        self.usage = Some(shard);
+        let slots = shard.slots();
+        match shard.fixed::<N>() {
+            Some(fixed) => self.usage = Some(fixed),
+            None => panic!("a usage shard of {slots} slots for a table of capacity {N}"),
+        }
         self
     }
 

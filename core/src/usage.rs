@@ -10,20 +10,27 @@ use crate::sync::{AtomicUsize, Ordering};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-/// Counters for one reader: `(on, off)` per flag slot. A handle: clones share the counters (the
+/// Counters for one reader: `[off, on]` per flag slot. A handle: clones share the counters (the
 /// reader holds one, the folder another), and the counters are one allocation away from it, so
 /// a count needs no pointer chase beyond the handle itself.
 #[derive(Clone, Debug)]
 pub struct UsageShard {
-    counts: Arc<[AtomicUsize]>,
+    counts: Arc<[[AtomicUsize; 2]]>,
 }
 
 impl UsageShard {
     /// Counters for `slots` flag slots.
     pub fn new(slots: usize) -> UsageShard {
         UsageShard {
-            counts: (0..slots * 2).map(|_| AtomicUsize::new(0)).collect(),
+            counts: (0..slots)
+                .map(|_| [AtomicUsize::new(0), AtomicUsize::new(0)])
+                .collect(),
         }
+    }
+
+    /// The number of slots this shard counts.
+    pub fn slots(&self) -> usize {
+        self.counts.len()
     }
 
     /// Whether another handle to these counters exists (a folder uses it to drop shards
@@ -35,31 +42,23 @@ impl UsageShard {
     /// Counts one answer. A shard has one writer: only its reader (or thread) counts into it.
     #[inline(always)]
     pub fn count(&self, slot: usize, on: bool) {
-        // A branch (the compiler keeps it one; see the check bench's asm in BENCHMARKS.md), not
-        // a select: a call site's answer is predictable, so the counter's address and value are
-        // known without waiting for the answer, and a run of checks of one flag chains only
-        // through the counter itself. With a select, or `+= on as usize`, each count waited for
-        // the whole evaluation, and a loop of checks became one long dependency chain.
-        if let Some([off, on_count]) = self.counts.get(slot * 2..slot * 2 + 2) {
-            if on {
-                on_count.store(
-                    on_count.load(Ordering::Relaxed).wrapping_add(1),
-                    Ordering::Relaxed,
-                );
-            } else {
-                off.store(
-                    off.load(Ordering::Relaxed).wrapping_add(1),
-                    Ordering::Relaxed,
-                );
-            }
+        if let Some(pair) = self.counts.get(slot) {
+            bump(pair, on);
         }
+    }
+
+    /// The same counters as a fixed-size array, for a reader of a table of capacity `N`:
+    /// its slot is already known to be below `N`, so a count needs no bounds check of its own.
+    /// `None` unless the shard has exactly `N` slots.
+    pub(crate) fn fixed<const N: usize>(&self) -> Option<FixedShard<N>> {
+        Arc::clone(&self.counts).try_into().ok().map(FixedShard)
     }
 
     /// The counts now: `(on, off)` per slot.
     pub fn read(&self) -> Vec<(usize, usize)> {
         self.counts
-            .chunks_exact(2)
-            .map(|c| (c[1].load(Ordering::Relaxed), c[0].load(Ordering::Relaxed)))
+            .iter()
+            .map(|[off, on]| (on.load(Ordering::Relaxed), off.load(Ordering::Relaxed)))
             .collect()
     }
 
@@ -71,11 +70,11 @@ impl UsageShard {
         #[cfg(vexil_loom_broken = "fold_resets")]
         let now: Vec<(usize, usize)> = self
             .counts
-            .chunks_exact(2)
-            .map(|c| {
+            .iter()
+            .map(|[off, on]| {
                 (
-                    c[1].swap(0, Ordering::Relaxed),
-                    c[0].swap(0, Ordering::Relaxed),
+                    on.swap(0, Ordering::Relaxed),
+                    off.swap(0, Ordering::Relaxed),
                 )
             })
             .collect();
@@ -92,5 +91,40 @@ impl UsageShard {
             }
             *l = *n;
         }
+    }
+}
+
+/// A [`UsageShard`]'s counters typed for a table of capacity `N` (see [`UsageShard::fixed`]).
+#[derive(Debug)]
+pub(crate) struct FixedShard<const N: usize>(Arc<[[AtomicUsize; 2]; N]>);
+
+impl<const N: usize> FixedShard<N> {
+    /// Counts one answer; `slot` below `N` (else nothing is counted).
+    #[inline(always)]
+    pub(crate) fn count(&self, slot: usize, on: bool) {
+        if let Some(pair) = self.0.get(slot) {
+            bump(pair, on);
+        }
+    }
+}
+
+/// One more answer in `[off, on]`.
+#[inline(always)]
+fn bump([off, on_count]: &[AtomicUsize; 2], on: bool) {
+    // A branch (the compiler keeps it one; see the check bench's asm in BENCHMARKS.md), not
+    // a select: a call site's answer is predictable, so the counter's address and value are
+    // known without waiting for the answer, and a run of checks of one flag chains only
+    // through the counter itself. With a select, or `+= on as usize`, each count waited for
+    // the whole evaluation, and a loop of checks became one long dependency chain.
+    if on {
+        on_count.store(
+            on_count.load(Ordering::Relaxed).wrapping_add(1),
+            Ordering::Relaxed,
+        );
+    } else {
+        off.store(
+            off.load(Ordering::Relaxed).wrapping_add(1),
+            Ordering::Relaxed,
+        );
     }
 }

@@ -123,3 +123,29 @@ fn a_readers_usage_shard_counts_its_answers() {
     shard.fold(&mut last, |slot, on, off| seen.push((slot, on, off)));
     assert_eq!(seen, [(0, 0, 1)]);
 }
+
+#[test]
+fn a_reader_counts_every_slot_of_its_capacity_and_nothing_past_it() {
+    let table: FlagTable<8> = FlagTable::new(&["f"]);
+    common::publish(&table, &version(0));
+    let shard = vexil_core::usage::UsageShard::new(table.capacity());
+    let reader = table.reader().with_usage(shard.clone());
+    let ctx = EvaluationContext::new("node-1");
+    // Slot 7 is the last of the capacity (an unknown flag, off); 8 and beyond are no slot.
+    assert!(!reader.check(7usize, &ctx));
+    assert!(!reader.check(8usize, &ctx));
+    assert!(!reader.check(usize::MAX, &ctx));
+    let mut seen = Vec::new();
+    shard.fold(&mut Vec::new(), |slot, on, off| seen.push((slot, on, off)));
+    assert_eq!(seen, [(7, 0, 1)]);
+}
+
+#[test]
+#[should_panic(expected = "a usage shard of 4 slots for a table of capacity 8")]
+fn a_shard_made_for_another_capacity_is_refused() {
+    let table: FlagTable<8> = FlagTable::new(&["f"]);
+    common::publish(&table, &version(0));
+    let _ = table
+        .reader()
+        .with_usage(vexil_core::usage::UsageShard::new(4));
+}

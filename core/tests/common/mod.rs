@@ -14,7 +14,7 @@ pub fn table(toml_text: &str) -> FlagTable {
     table
 }
 
-pub fn publish(table: &FlagTable, toml_text: &str) -> u64 {
+pub fn publish<const N: usize>(table: &FlagTable<N>, toml_text: &str) -> u64 {
     let compiled = table
         .compile(&config(toml_text))
         .unwrap_or_else(|d| panic!("test config does not compile:\n{d}"));
