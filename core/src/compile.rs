@@ -294,7 +294,59 @@ pub(crate) struct FlagData {
     pub(crate) experiments: Vec<u32>,
     /// What `check` tests for a `Complex` slot: every test must hold. Empty for a flag that
     /// experiments override (its check runs the full evaluation).
-    pub(crate) plan: Vec<Test>,
+    pub(crate) plan: Plan,
+}
+
+/// A flag's check plan (its tests and its spliced prerequisites' tests, see [`Test`]) as the
+/// check runs it: the common tests in fixed fields, tested one after another with no
+/// dispatch, and the rest in order. Equal to the conjunction of the tests it was built from:
+/// environment masks intersect (the context has one environment), minimum heights and
+/// progresses take the largest, and the first node-id rollout and the first custom constraint
+/// get a field, later ones stay in `rest`.
+#[derive(Debug, Default)]
+pub(crate) struct Plan {
+    pub(crate) environments: Option<u8>,
+    pub(crate) chain_height: Option<u64>,
+    pub(crate) sync_progress: Option<f64>,
+    /// A partial rollout on the node id: `(salt, threshold)`.
+    pub(crate) rollout: Option<(u64, u64)>,
+    pub(crate) custom: Option<Constraint>,
+    /// The other tests, cheapest first.
+    pub(crate) rest: Vec<Test>,
+}
+
+impl Plan {
+    fn new(tests: &[Test], flags: &[FlagData]) -> Plan {
+        let mut plan = Plan::default();
+        for &test in tests {
+            match test {
+                Test::Environments(m) => {
+                    plan.environments = Some(plan.environments.map_or(m, |have| have & m));
+                }
+                Test::ChainHeight(m) => {
+                    plan.chain_height = Some(plan.chain_height.map_or(m, |have| have.max(m)));
+                }
+                Test::SyncProgress(m) => {
+                    plan.sync_progress = Some(plan.sync_progress.map_or(m, |have| have.max(m)));
+                }
+                Test::Rollout(at)
+                    if plan.rollout.is_none() && flags[at as usize].key == KeySource::NodeId =>
+                {
+                    let f = &flags[at as usize];
+                    plan.rollout = Some((f.salt, f.threshold));
+                }
+                Test::Custom(at, i) if plan.custom.is_none() => {
+                    plan.custom = flags[at as usize]
+                        .conditions
+                        .custom
+                        .get(i as usize)
+                        .cloned();
+                }
+                test => plan.rest.push(test),
+            }
+        }
+        plan
+    }
 }
 
 /// One test of a check plan. Without experiment overrides, a flag is on exactly when its
@@ -406,9 +458,16 @@ fn build_plans(flags: &mut [FlagData], kinds: &[Kind]) {
             plan_of(slot, flags, kinds, &mut plans);
         }
     }
-    // Every plan built is one of such a slot (only those are spliced), so each moves to its flag.
+    let plans: Vec<Plan> = plans
+        .iter()
+        .map(|tests| {
+            tests
+                .as_deref()
+                .map_or_else(Plan::default, |t| Plan::new(t, flags))
+        })
+        .collect();
     for (f, plan) in flags.iter_mut().zip(plans) {
-        f.plan = plan.unwrap_or_default();
+        f.plan = plan;
     }
 }
 
@@ -451,6 +510,7 @@ impl CompiledConditions {
     }
 }
 
+#[derive(Clone, Debug)]
 pub(crate) struct Constraint {
     pub(crate) attribute: String,
     pub(crate) attribute_hash: u64,
@@ -458,6 +518,7 @@ pub(crate) struct Constraint {
     pub(crate) operand: Operand,
 }
 
+#[derive(Clone, Debug)]
 pub(crate) enum Operand {
     None,
     Str(String),
@@ -778,7 +839,7 @@ fn undefined_flag(name: &str) -> FlagData {
         has_conditions: false,
         has_targets: false,
         experiments: Vec::new(),
-        plan: Vec::new(),
+        plan: Plan::default(),
     }
 }
 
@@ -919,7 +980,7 @@ fn compile_flag(
         conditions,
         targets,
         experiments: Vec::new(),
-        plan: Vec::new(),
+        plan: Plan::default(),
     }
 }
 

@@ -201,7 +201,8 @@ impl<const N: usize> Table<N> {
     }
 
     /// A `Complex` slot: the flag's check plan, or the full evaluation for a flag that
-    /// experiments override.
+    /// experiments override. The plan's fixed tests run straight through (each a predicted
+    /// branch); only the rest goes through the test loop.
     #[inline(never)]
     fn check_complex(&self, slot: usize, ctx: &EvaluationContext) -> bool {
         let Some(flag) = self.flags.get(slot) else {
@@ -210,36 +211,41 @@ impl<const N: usize> Table<N> {
         if !flag.experiments.is_empty() {
             return self.decide(slot, ctx).0;
         }
-        for test in &flag.plan {
-            let holds = match *test {
-                Test::Environments(mask) => environment_matches(mask, ctx),
-                Test::ChainHeight(min) => height_reached(min, ctx),
-                Test::SyncProgress(min) => progress_reached(min, ctx),
-                Test::Rollout(at) => self.flags.get(at as usize).is_some_and(|f| {
-                    f.key
-                        .key(ctx)
-                        .is_some_and(|key| bucketing::bucket(key, f.salt) < f.threshold)
-                }),
-                Test::Custom(at, i) => self
-                    .flags
-                    .get(at as usize)
-                    .and_then(|f| f.conditions.custom.get(i as usize))
-                    .is_some_and(|k| k.holds(ctx)),
-                test => self.holds_rarely(test, ctx),
-            };
-            if !holds {
-                return false;
-            }
-        }
-        true
+        let plan = &flag.plan;
+        plan.environments
+            .is_none_or(|mask| environment_matches(mask, ctx))
+            && plan.chain_height.is_none_or(|min| height_reached(min, ctx))
+            && plan
+                .sync_progress
+                .is_none_or(|min| progress_reached(min, ctx))
+            && plan.rollout.is_none_or(|(salt, threshold)| {
+                ctx.node_key()
+                    .is_some_and(|key| bucketing::bucket(key, salt) < threshold)
+            })
+            && plan.custom.as_ref().is_none_or(|c| c.holds(ctx))
+            && (plan.rest.is_empty() || self.holds_all(&plan.rest, ctx))
     }
 
-    /// The tests of a plan that are rare on hot paths, out of line so that the common ones
-    /// keep the plan's loop small.
+    /// The tests of a plan beyond its fixed ones, cheapest first.
     #[inline(never)]
-    fn holds_rarely(&self, test: Test, ctx: &EvaluationContext) -> bool {
+    fn holds_all(&self, tests: &[Test], ctx: &EvaluationContext) -> bool {
+        tests.iter().all(|&test| self.holds(test, ctx))
+    }
+
+    fn holds(&self, test: Test, ctx: &EvaluationContext) -> bool {
         let flag = |at: u32| self.flags.get(at as usize);
         match test {
+            Test::Environments(mask) => environment_matches(mask, ctx),
+            Test::ChainHeight(min) => height_reached(min, ctx),
+            Test::SyncProgress(min) => progress_reached(min, ctx),
+            Test::Rollout(at) => flag(at).is_some_and(|f| {
+                f.key
+                    .key(ctx)
+                    .is_some_and(|key| bucketing::bucket(key, f.salt) < f.threshold)
+            }),
+            Test::Custom(at, i) => flag(at)
+                .and_then(|f| f.conditions.custom.get(i as usize))
+                .is_some_and(|c| c.holds(ctx)),
             Test::Window(at) => flag(at).is_some_and(|f| {
                 let (c, now) = (&f.conditions, self.now(ctx));
                 c.after.is_none_or(|after| after_reached(after, now))
@@ -248,7 +254,6 @@ impl<const N: usize> Table<N> {
             }),
             Test::Target(at, kind) => flag(at).is_some_and(|f| f.targets.matches(kind, ctx)),
             Test::Requires(r) => self.check(r as usize, ctx),
-            _ => false,
         }
     }
 

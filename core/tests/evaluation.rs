@@ -870,3 +870,51 @@ fn spliced_prerequisite_chains_answer_as_each_link_would() {
     // The experiment-overridden link really decides: some nodes are turned off through it.
     assert!(seen[0] > 0 && seen[1] > 0, "{seen:?}");
 }
+
+#[test]
+fn a_plan_merges_its_links_tests_into_one_conjunction() {
+    // `top` and its prerequisite `base` each restrict environments, height, progress and the
+    // client version, and each has its own rollout: the check plan holds one environment mask
+    // (their intersection), one minimum height and progress (the larger), one rollout and one
+    // custom constraint in fixed fields, and the other rollout and constraint in the rest.
+    let t = table(
+        "[features.base]\nenabled = true\nrollout_percentage = 60\n\
+         [features.base.targets]\nenvironments = [\"mainnet\", \"testnet\"]\n\
+         [features.base.conditions]\nchain_height = 100\nsync_progress = 0.5\n\
+         custom = [{ attribute = \"client_version\", operator = \"semver_gte\", value = \"2.0.0\" }]\n\
+         [features.top]\nenabled = true\nrollout_percentage = 70\nrequires = [\"base\"]\n\
+         [features.top.targets]\nenvironments = [\"testnet\", \"canary\"]\n\
+         [features.top.conditions]\nchain_height = 300\nsync_progress = 0.9\n\
+         custom = [{ attribute = \"client_version\", operator = \"semver_lt\", value = \"3.0.0\" }]\n",
+    );
+    let r = t.reader();
+    let mut on_count = 0;
+    for i in 0..60 {
+        for env in Environment::ALL {
+            for height in [50, 200, 400] {
+                for progress in [0.3, 0.7, 0.95] {
+                    for version in ["1.9.0", "2.5.0", "3.1.0"] {
+                        let ctx = EvaluationContext::new(format!("node-{i}"))
+                            .with_environment(env)
+                            .with_chain_height(height)
+                            .with_sync_progress(progress)
+                            .with_attribute("client_version", version);
+                        let (top, base) = (r.check_name("top", &ctx), r.check_name("base", &ctx));
+                        let why = format!("node-{i} {env:?} {height} {progress} {version}");
+                        assert_eq!(top, r.explain_name("top", &ctx).enabled, "{why}");
+                        assert_eq!(base, r.explain_name("base", &ctx).enabled, "{why}");
+                        if top {
+                            assert!(base, "{why}");
+                            assert_eq!(env, Environment::Testnet, "{why}");
+                            assert!(height >= 300 && progress >= 0.9, "{why}");
+                            assert_eq!(version, "2.5.0", "{why}");
+                            on_count += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // Both rollouts take part: of the 60 nodes, about 60 % × 70 % pass them.
+    assert!((12..=40).contains(&on_count), "{on_count}");
+}
