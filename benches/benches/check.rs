@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use vexil::bucketing::SECRET;
-use vexil::EvaluationContext;
+use vexil::{EvaluationContext, FlagKey};
 use vexil_benches::{bench_flags, FlagId};
 
 fn checks(c: &mut Criterion) {
@@ -74,6 +74,14 @@ fn checks(c: &mut Criterion) {
         })
     });
 
+    // Not a floor: what every check case pays around the check (two black-boxed inputs, the
+    // flag and the context, and the black-boxed answer; the floors pass one input).
+    g.bench_function("harness_two_inputs", |b| {
+        b.iter(|| {
+            let (flag, ctx) = (black_box(FlagId::ParallelValidation), black_box(&ctx));
+            flag.index() != core::ptr::from_ref(ctx) as usize
+        })
+    });
     g.bench_function("plain_on", |b| {
         b.iter(|| reader.check(black_box(FlagId::ParallelValidation), black_box(&ctx)))
     });
