@@ -168,10 +168,7 @@ impl<const N: usize> Table<N> {
             return kind as u8 & 1 != 0;
         }
         if kind == Kind::Rollout {
-            return match ctx.node_key() {
-                Some(key) => bucketing::bucket(key, s.salt) < s.threshold,
-                None => false,
-            };
+            return rollout_includes(ctx.node_key(), s.salt, s.threshold);
         }
         if kind == Kind::NodeTargets {
             return self.node_targets_match(s, slot, ctx);
@@ -218,10 +215,9 @@ impl<const N: usize> Table<N> {
             && plan
                 .sync_progress
                 .is_none_or(|min| progress_reached(min, ctx))
-            && plan.rollout.is_none_or(|(salt, threshold)| {
-                ctx.node_key()
-                    .is_some_and(|key| bucketing::bucket(key, salt) < threshold)
-            })
+            && plan
+                .rollout
+                .is_none_or(|(salt, threshold)| rollout_includes(ctx.node_key(), salt, threshold))
             && plan.custom.as_ref().is_none_or(|c| c.holds(ctx))
             && (plan.rest.is_empty() || self.holds_all(&plan.rest, ctx))
     }
@@ -238,11 +234,9 @@ impl<const N: usize> Table<N> {
             Test::Environments(mask) => environment_matches(mask, ctx),
             Test::ChainHeight(min) => height_reached(min, ctx),
             Test::SyncProgress(min) => progress_reached(min, ctx),
-            Test::Rollout(at) => flag(at).is_some_and(|f| {
-                f.key
-                    .key(ctx)
-                    .is_some_and(|key| bucketing::bucket(key, f.salt) < f.threshold)
-            }),
+            Test::Rollout(at) => {
+                flag(at).is_some_and(|f| rollout_includes(f.key.key(ctx), f.salt, f.threshold))
+            }
             Test::Custom(at, i) => flag(at)
                 .and_then(|f| f.conditions.custom.get(i as usize))
                 .is_some_and(|c| c.holds(ctx)),
@@ -261,31 +255,32 @@ impl<const N: usize> Table<N> {
     /// `Complex` without the full evaluation.
     #[inline]
     pub(crate) fn explain(&self, slot: usize, ctx: &EvaluationContext) -> Evaluation {
-        let kind = self.kinds.get(slot).zip(self.slots.get(slot));
-        let (enabled, reason, detail) = match kind.map(|(&k, s)| (k, s)) {
-            None | Some((Kind::Unknown, _)) => (false, Reason::UnknownFlag, Detail::None),
-            Some((Kind::Disabled, _)) => (false, Reason::Disabled, Detail::None),
-            Some((Kind::Enabled, _)) => (true, Reason::Enabled, Detail::None),
-            Some((Kind::Full, _)) => (true, Reason::RolloutIncluded, Detail::None),
-            Some((Kind::Rollout, s)) => match ctx.node_key() {
-                Some(key) if bucketing::bucket(key, s.salt) < s.threshold => {
-                    (true, Reason::RolloutIncluded, Detail::None)
+        let (enabled, reason, detail) =
+            match self.kinds.get(slot).copied().zip(self.slots.get(slot)) {
+                None | Some((Kind::Unknown, _)) => (false, Reason::UnknownFlag, Detail::None),
+                Some((Kind::Disabled, _)) => (false, Reason::Disabled, Detail::None),
+                Some((Kind::Enabled, _)) => (true, Reason::Enabled, Detail::None),
+                Some((Kind::Full, _)) => (true, Reason::RolloutIncluded, Detail::None),
+                Some((Kind::Rollout, s)) => {
+                    if rollout_includes(ctx.node_key(), s.salt, s.threshold) {
+                        (true, Reason::RolloutIncluded, Detail::None)
+                    } else {
+                        (false, Reason::RolloutExcluded, Detail::None)
+                    }
                 }
-                _ => (false, Reason::RolloutExcluded, Detail::None),
-            },
-            Some((Kind::NodeTargets, s)) => {
-                if self.node_targets_match(s, slot, ctx) {
-                    (true, Reason::Enabled, Detail::None)
-                } else {
-                    (
-                        false,
-                        Reason::TargetMismatch,
-                        Detail::Target(TargetKind::NodeIds),
-                    )
+                Some((Kind::NodeTargets, s)) => {
+                    if self.node_targets_match(s, slot, ctx) {
+                        (true, Reason::Enabled, Detail::None)
+                    } else {
+                        (
+                            false,
+                            Reason::TargetMismatch,
+                            Detail::Target(TargetKind::NodeIds),
+                        )
+                    }
                 }
-            }
-            Some((Kind::Complex, _)) => self.decide(slot, ctx),
-        };
+                Some((Kind::Complex, _)) => self.decide(slot, ctx),
+            };
         Evaluation {
             enabled,
             reason,
@@ -372,12 +367,13 @@ impl<const N: usize> Table<N> {
         match flag.ppm {
             None => (true, Reason::Enabled, Detail::None),
             Some(p) if p >= SCALE => (true, Reason::RolloutIncluded, Detail::None),
-            Some(_) => match flag.key.key(ctx) {
-                Some(key) if bucketing::bucket(key, flag.salt) < flag.threshold => {
+            Some(_) => {
+                if rollout_includes(flag.key.key(ctx), flag.salt, flag.threshold) {
                     (true, Reason::RolloutIncluded, Detail::None)
+                } else {
+                    (false, Reason::RolloutExcluded, Detail::None)
                 }
-                _ => (false, Reason::RolloutExcluded, Detail::None),
-            },
+            }
         }
     }
 
@@ -466,6 +462,13 @@ fn after_reached(after: i64, now: Option<i64>) -> bool {
 /// `before`: the instant has not come yet (never without an instant).
 fn before_not_reached(before: i64, now: Option<i64>) -> bool {
     now.is_some_and(|now| now < before)
+}
+
+/// A partial rollout: the key's bucket under this salt is below the threshold (never without
+/// a key).
+#[inline(always)]
+fn rollout_includes(key: Option<u64>, salt: u64, threshold: u64) -> bool {
+    key.is_some_and(|key| bucketing::bucket(key, salt) < threshold)
 }
 
 #[inline(always)]

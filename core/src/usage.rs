@@ -116,15 +116,12 @@ fn bump([off, on_count]: &[AtomicUsize; 2], on: bool) {
     // known without waiting for the answer, and a run of checks of one flag chains only
     // through the counter itself. With a select, or `+= on as usize`, each count waited for
     // the whole evaluation, and a loop of checks became one long dependency chain.
+    let increment = |c: &AtomicUsize| {
+        c.store(c.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
+    };
     if on {
-        on_count.store(
-            on_count.load(Ordering::Relaxed).wrapping_add(1),
-            Ordering::Relaxed,
-        );
+        increment(on_count);
     } else {
-        off.store(
-            off.load(Ordering::Relaxed).wrapping_add(1),
-            Ordering::Relaxed,
-        );
+        increment(off);
     }
 }
