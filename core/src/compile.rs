@@ -514,6 +514,9 @@ impl CompiledConditions {
 pub(crate) struct Constraint {
     pub(crate) attribute: String,
     pub(crate) attribute_hash: u64,
+    /// The attribute's name as [`short_words`](crate::context::short_words), zeros if it is
+    /// not 8 to 16 bytes long.
+    pub(crate) attribute_words: [u64; 2],
     pub(crate) operator: Operator,
     pub(crate) operand: Operand,
 }
@@ -1150,6 +1153,7 @@ fn compile_constraint(
     };
     Some(Constraint {
         attribute_hash: crate::context::name_hash(&c.attribute),
+        attribute_words: crate::context::short_words(c.attribute.as_bytes()).unwrap_or_default(),
         attribute: c.attribute.clone(),
         operator: op,
         operand,

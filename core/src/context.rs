@@ -84,6 +84,10 @@ impl Attribute {
         self.number
     }
 
+    pub(crate) fn name_hash(&self) -> u64 {
+        self.name_hash
+    }
+
     pub(crate) fn release(&self) -> Option<&[u64; 3]> {
         self.release.as_ref()
     }
@@ -285,19 +289,33 @@ pub(crate) fn release_of(v: &semver::Version) -> Option<[u64; 3]> {
 /// each, no call to `memcmp`); other lengths compare as slices.
 #[inline(always)]
 fn same_bytes(a: &[u8], b: &[u8]) -> bool {
-    let n = a.len();
-    if n != b.len() {
-        return false;
+    same_short_bytes(a, b).unwrap_or_else(|| a == b)
+}
+
+/// `Some(a == b)` when the lengths differ or are 8 to 16 bytes; `None` for equal lengths
+/// outside that range, which need a `memcmp`.
+#[inline(always)]
+fn same_short_bytes(a: &[u8], b: &[u8]) -> Option<bool> {
+    if a.len() != b.len() {
+        return Some(false);
     }
-    if (8..=16).contains(&n) {
-        let word = |s: &[u8], at: usize| {
-            s.get(at..at + 8)
-                .and_then(|w| w.try_into().ok())
-                .map_or(0, u64::from_ne_bytes)
-        };
-        return (word(a, 0) ^ word(b, 0)) | (word(a, n - 8) ^ word(b, n - 8)) == 0;
+    Some(short_words(a)? == short_words(b)?)
+}
+
+/// The first and the last 8 bytes of a string of 8 to 16 bytes (they overlap below 16), which
+/// with its length are the string; `None` for other lengths.
+#[inline(always)]
+pub(crate) fn short_words(s: &[u8]) -> Option<[u64; 2]> {
+    let n = s.len();
+    if !(8..=16).contains(&n) {
+        return None;
     }
-    a == b
+    let word = |at: usize| {
+        s.get(at..at + 8)
+            .and_then(|w| w.try_into().ok())
+            .map_or(0, u64::from_ne_bytes)
+    };
+    Some([word(0), word(n - 8)])
 }
 
 /// The hash attribute names are looked up by (an empty name hashes to 0).

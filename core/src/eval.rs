@@ -8,7 +8,7 @@ use crate::compile::{
     self, CompiledTargets, Constraint, ExperimentData, FlagData, KeySource, Kind, Operand, Slot,
     Table, Test,
 };
-use crate::context::{Attribute, EvaluationContext};
+use crate::context::{short_words, Attribute, EvaluationContext};
 use crate::model::Operator;
 use crate::FlagIndex;
 
@@ -206,10 +206,11 @@ impl<const N: usize> Table<N> {
             return false;
         };
         if !flag.experiments.is_empty() {
-            return self.decide(slot, ctx).0;
+            return self.decide_check(slot, ctx);
         }
         let plan = &flag.plan;
-        plan.environments
+        let fixed = plan
+            .environments
             .is_none_or(|mask| environment_matches(mask, ctx))
             && plan.chain_height.is_none_or(|min| height_reached(min, ctx))
             && plan
@@ -217,8 +218,32 @@ impl<const N: usize> Table<N> {
                 .is_none_or(|min| progress_reached(min, ctx))
             && plan
                 .rollout
-                .is_none_or(|(salt, threshold)| rollout_includes(ctx.node_key(), salt, threshold))
-            && plan.custom.as_ref().is_none_or(|c| c.holds(ctx))
+                .is_none_or(|(salt, threshold)| rollout_includes(ctx.node_key(), salt, threshold));
+        if !fixed {
+            return false;
+        }
+        // Every call below is the function's last act, so the common path keeps no register
+        // across a call (and saves none on entry).
+        if let Some(c) = &plan.custom {
+            match c.release_holds(ctx) {
+                Some(true) => {}
+                Some(false) => return false,
+                None => return self.custom_then_rest(plan, ctx),
+            }
+        }
+        plan.rest.is_empty() || self.holds_all(&plan.rest, ctx)
+    }
+
+    /// `check_complex` for a flag that experiments override.
+    #[inline(never)]
+    fn decide_check(&self, slot: usize, ctx: &EvaluationContext) -> bool {
+        self.decide(slot, ctx).0
+    }
+
+    /// A plan's custom constraint that `release_holds` left undecided, then its other tests.
+    #[inline(never)]
+    fn custom_then_rest(&self, plan: &compile::Plan, ctx: &EvaluationContext) -> bool {
+        plan.custom.as_ref().is_none_or(|c| c.holds(ctx))
             && (plan.rest.is_empty() || self.holds_all(&plan.rest, ctx))
     }
 
@@ -510,18 +535,38 @@ impl CompiledTargets {
 }
 
 impl Constraint {
-    /// Whether the constraint holds. The version and number comparisons (the common ones on
-    /// hot paths) are inline; the other operators are out of line.
+    /// Whether the constraint holds. A version compare between releases (the common one on
+    /// hot paths) is inline; anything else is out of line.
     #[inline(always)]
     fn holds(&self, ctx: &EvaluationContext) -> bool {
-        let attr = ctx.attribute_by_hash(self.attribute_hash, &self.attribute);
-        if let (Some(have), Operand::Version(_, Some(want))) =
-            (attr.and_then(|a| a.release()), &self.operand)
-        {
+        self.release_holds(ctx).unwrap_or_else(|| {
+            self.holds_otherwise(ctx.attribute_by_hash(self.attribute_hash, &self.attribute))
+        })
+    }
+
+    /// The common case of `holds`, with no call: a version constraint on an attribute named in
+    /// 8 to 16 bytes whose value is a release, or a missing attribute. `None` for the rest.
+    #[inline(always)]
+    fn release_holds(&self, ctx: &EvaluationContext) -> Option<bool> {
+        let Operand::Version(_, Some(want)) = &self.operand else {
+            return None;
+        };
+        for a in ctx.attributes() {
+            let name = a.name().as_bytes();
+            if a.name_hash() != self.attribute_hash || name.len() != self.attribute.len() {
+                continue;
+            }
+            // Same length: the constraint's words are its name's if this name has words.
+            if short_words(name)? != self.attribute_words {
+                continue;
+            }
+            // A value that is no release (or no version) is for `holds_otherwise`.
+            let have = a.release()?;
             // Two releases: precedence is the order of (major, minor, patch).
-            return self.operator.accepts(have.cmp(want));
+            return Some(self.operator.accepts(have.cmp(want)));
         }
-        self.holds_otherwise(attr)
+        // No such attribute: no version to compare.
+        Some(false)
     }
 
     #[inline(never)]
@@ -564,14 +609,17 @@ impl Operator {
     /// constraint's version as `ord`.
     #[inline(always)]
     fn accepts(self, ord: Ordering) -> bool {
-        match self {
-            Operator::SemverEq => ord == Ordering::Equal,
-            Operator::SemverGt => ord == Ordering::Greater,
-            Operator::SemverGte => ord != Ordering::Less,
-            Operator::SemverLt => ord == Ordering::Less,
-            Operator::SemverLte => ord != Ordering::Greater,
-            _ => false,
-        }
+        // The orderings each operator accepts (bit 0 less, bit 1 equal, bit 2 greater): a
+        // table lookup and a shift, not a jump per operator.
+        let accepted: u8 = match self {
+            Operator::SemverEq => 0b010,
+            Operator::SemverGt => 0b100,
+            Operator::SemverGte => 0b110,
+            Operator::SemverLt => 0b001,
+            Operator::SemverLte => 0b011,
+            _ => 0,
+        };
+        accepted >> (ord as i8 + 1) & 1 != 0
     }
 }
 

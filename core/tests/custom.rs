@@ -5,8 +5,12 @@ mod common;
 use vexil_core::{ConditionKind, Detail, EvaluationContext, Reason};
 
 fn flag(operator: &str, operand: &str) -> String {
+    flag_on("a", operator, operand)
+}
+
+fn flag_on(attribute: &str, operator: &str, operand: &str) -> String {
     format!(
-        "[features.f]\nenabled = true\n[features.f.conditions]\ncustom = [{{ attribute = \"a\", operator = \"{operator}\"{operand} }}]\n"
+        "[features.f]\nenabled = true\n[features.f.conditions]\ncustom = [{{ attribute = \"{attribute}\", operator = \"{operator}\"{operand} }}]\n"
     )
 }
 
@@ -179,22 +183,73 @@ fn every_semver_operator_agrees_with_semver_precedence() {
         ("semver_lt", |o| o.is_lt()),
         ("semver_lte", |o| o.is_le()),
     ];
-    for want in versions {
-        for (op, expect) in ops {
-            let t = common::table(&flag(op, &format!(", value = \"{want}\"")));
-            let r = t.reader();
-            for have in versions {
-                let ord = semver::Version::parse(have)
-                    .unwrap()
-                    .cmp_precedence(&semver::Version::parse(want).unwrap());
-                let ctx = EvaluationContext::new("n").with_attribute("a", have);
-                assert_eq!(r.check_name("f", &ctx), expect(ord), "{have} {op} {want}");
-                assert_eq!(
-                    r.explain_name("f", &ctx).enabled,
-                    expect(ord),
-                    "{have} {op} {want}"
-                );
+    // Names of 8 to 16 bytes take the check's inline name compare; the others its slice
+    // compare. Each context also holds names that share a prefix or a suffix with the
+    // constraint's (some of its length), set to a value that the operator answers differently.
+    let names = [
+        "a",
+        "version1",
+        "client_version",
+        "sixteen_bytes_ab",
+        "seventeen_bytes_a",
+    ];
+    for name in names {
+        for want in versions {
+            for (op, expect) in ops {
+                let t = common::table(&flag_on(name, op, &format!(", value = \"{want}\"")));
+                let r = t.reader();
+                for have in versions {
+                    let ord = semver::Version::parse(have)
+                        .unwrap()
+                        .cmp_precedence(&semver::Version::parse(want).unwrap());
+                    // A decoy read in place of the attribute would change the answer.
+                    let accepted = versions.iter().find(|v| {
+                        expect(
+                            semver::Version::parse(v)
+                                .unwrap()
+                                .cmp_precedence(&semver::Version::parse(want).unwrap()),
+                        )
+                    });
+                    let decoy = match (expect(ord), accepted) {
+                        (false, Some(v)) => v,
+                        _ => "no-version",
+                    };
+                    let mut ctx = EvaluationContext::new("n").with_attribute(name, have);
+                    for other in [&name[1..], &name[..name.len() - 1]] {
+                        ctx.set_attribute(other, decoy);
+                    }
+                    ctx.set_attribute(format!("{name}x"), decoy);
+                    ctx.set_attribute(format!("x{name}"), decoy);
+                    // The same length, one byte apart at either end.
+                    ctx.set_attribute(format!("{}#", &name[..name.len() - 1]), decoy);
+                    ctx.set_attribute(format!("#{}", &name[1..]), decoy);
+                    let at = format!("{have} {op} {want} on `{name}`");
+                    assert_eq!(r.check_name("f", &ctx), expect(ord), "{at}");
+                    assert_eq!(r.explain_name("f", &ctx).enabled, expect(ord), "{at}");
+                }
             }
         }
+    }
+}
+
+#[test]
+fn a_version_constraint_on_a_missing_or_unversioned_attribute_fails() {
+    for name in ["a", "client_version", "seventeen_bytes_a"] {
+        let t = common::table(&flag_on(name, "semver_lte", ", value = \"9.0.0\""));
+        let r = t.reader();
+        let longer = format!("{name}_");
+        for ctx in [
+            EvaluationContext::new("n"),
+            EvaluationContext::new("n").with_attribute(longer.as_str(), "1.0.0"),
+            EvaluationContext::new("n").with_attribute(name, "one"),
+        ] {
+            assert!(!r.check_name("f", &ctx), "{name} in {:?}", ctx.attributes());
+            assert_eq!(
+                r.explain_name("f", &ctx).detail,
+                Detail::Condition(ConditionKind::Custom(0))
+            );
+        }
+        let ctx = EvaluationContext::new("n").with_attribute(name, "1.0.0");
+        assert!(r.check_name("f", &ctx), "{name}");
     }
 }
