@@ -227,10 +227,10 @@ pub(crate) struct Table<const N: usize> {
     /// `(key_hash(name), slot)`, sorted: name lookup without allocation.
     pub(crate) by_name: Vec<(u64, u32)>,
     pub(crate) experiments: Vec<ExperimentData>,
-    /// The key hashes of every `NodeTargets` slot's set, one after another: such a slot holds
-    /// its set's offset here (in `salt`) and its probe mask (in `threshold`), so a check probes
-    /// without reaching the flag's cold data.
-    pub(crate) node_keys: Vec<u64>,
+    /// The filters of every `NodeTargets` slot's set (see [`node_filter`]), one after another:
+    /// such a slot holds its filter's offset here (in `salt`) and word mask (in `threshold`),
+    /// so a check rules a node out without reaching the flag's cold data.
+    pub(crate) node_filters: Vec<u64>,
 }
 
 /// A clock: microseconds since the Unix epoch. The core has none; a std adapter supplies one
@@ -268,8 +268,8 @@ pub(crate) enum Kind {
     Full = 3,
     /// A partial rollout on `node_id`, nothing else: `bucket < threshold`.
     Rollout = 4,
-    /// A `node_ids` target list, nothing else: a probe of the set's key hashes, which the slot
-    /// locates in [`Table::node_keys`] (`salt` is the offset, `threshold` the mask).
+    /// A `node_ids` target list, nothing else: a test of the set's filter, which the slot
+    /// locates in [`Table::node_filters`] (`salt` is the offset, `threshold` the word mask).
     NodeTargets = 5,
     /// Anything else: the full evaluation.
     Complex = 6,
@@ -621,13 +621,32 @@ fn probe(hashes: &[u64], mask: usize, hash: u64, mut from: usize) -> (usize, u64
     }
 }
 
-/// The hash half of [`KeySet::contains`] on a set's `hashes` (open addressing, linear probing,
-/// 0 = empty, stored hashes raised to at least 1): `false` if no key with this hash is in the
-/// set, `true` if one may be (its name is then compared by the caller).
+/// A filter of a key set: one bit per key hash in a power of two of words, at least 32 bits
+/// per key (at most one bit in 32 is set, so about 3 % or fewer of the keys not in the set
+/// pass). A key hash `h` is bit `h % 64` of word
+/// `(h / 64) & mask` (see [`may_contain`]). Built from a [`KeySet`]'s `hashes`, which are raised
+/// to at least 1: a stored 1 also sets key 0's bit, so the filter is tested with the raw hash.
+fn node_filter(hashes: &[u64]) -> Vec<u64> {
+    let keys = hashes.iter().filter(|&&h| h != 0).count();
+    let mut words = alloc::vec![0u64; keys.div_ceil(2).next_power_of_two()];
+    let mask = words.len() as u64 - 1;
+    let mut set = |h: u64| words[((h >> 6) & mask) as usize] |= 1 << (h & 63);
+    for &h in hashes.iter().filter(|&&h| h != 0) {
+        set(h);
+        if h == 1 {
+            set(0);
+        }
+    }
+    words
+}
+
+/// Whether the filter at `offset` in `filters` with word mask `mask` (see [`node_filter`]) may
+/// hold key hash `hash`: `false` if its set certainly does not, `true` if it may (the set
+/// itself then decides).
 #[inline(always)]
-pub(crate) fn may_contain(hashes: &[u64], mask: usize, hash: u64) -> bool {
-    let hash = hash.max(1);
-    probe(hashes, mask, hash, hash as usize & mask).1 != 0
+pub(crate) fn may_contain(filters: &[u64], offset: usize, mask: usize, hash: u64) -> bool {
+    let word = filters.get(offset + ((hash >> 6) as usize & mask));
+    word.is_some_and(|w| w >> (hash & 63) & 1 != 0)
 }
 
 /// CIDR ranges as `(network, mask)` pairs.
@@ -783,7 +802,7 @@ pub fn compile<const N: usize>(
 
     let mut kinds = [Kind::Unknown; N];
     let mut slots = [Slot::UNUSED; N];
-    let mut node_keys = Vec::new();
+    let mut node_filters = Vec::new();
     for ((kind, slot), f) in kinds.iter_mut().zip(slots.iter_mut()).zip(&flags) {
         *kind = kind_of(f);
         *slot = Slot {
@@ -792,9 +811,10 @@ pub fn compile<const N: usize>(
         };
         if *kind == Kind::NodeTargets {
             if let Some(set) = &f.targets.node_ids {
-                slot.salt = node_keys.len() as u64;
-                slot.threshold = set.mask as u64;
-                node_keys.extend_from_slice(&set.hashes);
+                let filter = node_filter(&set.hashes);
+                slot.salt = node_filters.len() as u64;
+                slot.threshold = filter.len() as u64 - 1;
+                node_filters.extend_from_slice(&filter);
             }
         }
     }
@@ -819,7 +839,7 @@ pub fn compile<const N: usize>(
         flags,
         by_name,
         experiments,
-        node_keys,
+        node_filters,
     });
     Ok(Compiled {
         table: CompiledTable { inner: table },
@@ -1408,5 +1428,49 @@ fn compile_experiment(
         salt: bucketing::salt_hash(Domain::Experiment, name),
         key: KeySource::from(exp.bucket_by.as_ref()),
         variants,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::format;
+
+    #[test]
+    fn a_node_filter_passes_every_member_and_few_others() {
+        for n in [1usize, 2, 3, 7, 100, 1000] {
+            let names: Vec<String> = (0..n).map(|i| format!("member-{i}")).collect();
+            let set = KeySet::new(&names);
+            let filter = node_filter(&set.hashes);
+            assert!(filter.len().is_power_of_two());
+            // Two filters side by side: the offset locates the second.
+            let mut filters = alloc::vec![u64::MAX; 3];
+            filters.extend_from_slice(&filter);
+            let (offset, mask) = (3, filter.len() - 1);
+            for name in &names {
+                let hash = bucketing::key_hash(name).unwrap();
+                assert!(may_contain(&filters, offset, mask, hash), "{name} of {n}");
+            }
+            let others = 20_000;
+            let passed = (0..others)
+                .filter(|i| {
+                    let hash = bucketing::key_hash(&format!("other-{i}")).unwrap();
+                    may_contain(&filters, offset, mask, hash)
+                })
+                .count();
+            // 32 or more bits per key: at most one bit in 32 set, about 3 % passing.
+            assert!(
+                passed * 1000 <= others * 35,
+                "{passed} of {others} passed for {n} keys"
+            );
+        }
+    }
+
+    #[test]
+    fn a_node_filter_of_a_raised_hash_passes_key_zero() {
+        let filter = node_filter(&[0, 1, 0, 0]);
+        assert!(may_contain(&filter, 0, 0, 0));
+        assert!(may_contain(&filter, 0, 0, 1));
+        assert!(!may_contain(&filter, 0, 0, 2));
     }
 }

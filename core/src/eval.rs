@@ -176,16 +176,16 @@ impl<const N: usize> Table<N> {
         self.check_complex(slot, ctx)
     }
 
-    /// A `NodeTargets` slot: a probe of the set's hashes in `node_keys`; only a hash match
-    /// reaches the flag's own set, to compare the name.
+    /// A `NodeTargets` slot: a test of the set's filter in `node_filters`; only a node the
+    /// filter passes reaches the flag's own set.
     #[inline(always)]
     fn node_targets_match(&self, s: &Slot, slot: usize, ctx: &EvaluationContext) -> bool {
         let Some(key) = ctx.node_key() else {
             return false;
         };
         let (offset, mask) = (s.salt as usize, s.threshold as usize);
-        let hashes = self.node_keys.get(offset..).unwrap_or_default();
-        compile::may_contain(hashes, mask, key) && self.node_target_confirm(slot, ctx)
+        compile::may_contain(&self.node_filters, offset, mask, key)
+            && self.node_target_confirm(slot, ctx)
     }
 
     #[cold]
