@@ -161,12 +161,16 @@ impl<const N: usize> Table<N> {
     /// lists; the rest is evaluated in full, out of line.
     #[inline(always)]
     pub(crate) fn check(&self, slot: usize, ctx: &EvaluationContext) -> bool {
-        let (Some(&kind), Some(s)) = (self.kinds.get(slot), self.slots.get(slot)) else {
+        let Some(&kind) = self.kinds.get(slot) else {
             return false;
         };
         if kind <= Kind::Full {
             return kind as u8 & 1 != 0;
         }
+        // The slot's address only after the plain kinds have answered.
+        let Some(s) = self.slots.get(slot) else {
+            return false;
+        };
         if kind == Kind::Rollout {
             return rollout_includes(ctx.node_key(), s.salt, s.threshold);
         }
