@@ -85,6 +85,11 @@ fn checks(c: &mut Criterion) {
     g.bench_function("plain_on", |b| {
         b.iter(|| reader.check(black_box(FlagId::ParallelValidation), black_box(&ctx)))
     });
+    // The call as generated code makes it: the flag is a constant, only the context is an
+    // input (one black-boxed input, as in the floor). Not the target row.
+    g.bench_function("plain_on_constant_flag", |b| {
+        b.iter(|| reader.check(FlagId::ParallelValidation, black_box(&ctx)))
+    });
     // The same check without usage counting: what counting costs, in the same run.
     let uncounted = flags.table().reader();
     g.bench_function("plain_on_without_usage_counting", |b| {
