@@ -1438,7 +1438,13 @@ mod tests {
 
     #[test]
     fn a_node_filter_passes_every_member_and_few_others() {
-        for n in [1usize, 2, 3, 7, 100, 1000] {
+        // Under Miri (which runs this module): the small sets, and too few others for a rate.
+        let (sizes, others): (&[usize], usize) = if cfg!(miri) {
+            (&[1, 3, 7], 0)
+        } else {
+            (&[1, 2, 3, 7, 100, 1000], 20_000)
+        };
+        for &n in sizes {
             let names: Vec<String> = (0..n).map(|i| format!("member-{i}")).collect();
             let set = KeySet::new(&names);
             let filter = node_filter(&set.hashes);
@@ -1451,7 +1457,6 @@ mod tests {
                 let hash = bucketing::key_hash(name).unwrap();
                 assert!(may_contain(&filters, offset, mask, hash), "{name} of {n}");
             }
-            let others = 20_000;
             let passed = (0..others)
                 .filter(|i| {
                     let hash = bucketing::key_hash(&format!("other-{i}")).unwrap();
