@@ -623,9 +623,9 @@ fn probe(hashes: &[u64], mask: usize, hash: u64, mut from: usize) -> (usize, u64
 
 /// A filter of a key set: one bit per key hash in a power of two of words, at least 32 bits
 /// per key (at most one bit in 32 is set, so about 3 % or fewer of the keys not in the set
-/// pass). A key hash `h` is bit `h % 64` of word
-/// `(h / 64) & mask` (see [`may_contain`]). Built from a [`KeySet`]'s `hashes`, which are raised
-/// to at least 1: a stored 1 also sets key 0's bit, so the filter is tested with the raw hash.
+/// pass). A key hash `h` is bit `h % 64` of word `(h / 64) & mask` (see [`may_contain`]).
+/// Built from a [`KeySet`]'s `hashes`, which are raised to at least 1: a stored 1 also sets
+/// key 0's bit, so the filter is tested with the raw hash.
 fn node_filter(hashes: &[u64]) -> Vec<u64> {
     let keys = hashes.iter().filter(|&&h| h != 0).count();
     let mut words = alloc::vec![0u64; keys.div_ceil(2).next_power_of_two()];
