@@ -220,7 +220,7 @@ pub(crate) struct Table<const N: usize> {
     /// (64 flags to a cache line). The bounds check is against the constant `N`, and slots
     /// past the configuration's flags are `Unknown`.
     pub(crate) kinds: [Kind; N],
-    /// The rollout or probe parameters of every slot, read after its kind.
+    /// The rollout or node-filter parameters of every slot, read after its kind.
     pub(crate) slots: [Slot; N],
     /// The slots in use: compiled-in flags, then flags only in the configuration.
     pub(crate) flags: Vec<FlagData>,
@@ -238,8 +238,8 @@ pub(crate) struct Table<const N: usize> {
 /// with time conditions or an experiment is evaluated for a context without `now`.
 pub type Clock = fn() -> i64;
 
-/// The hot part of a flag after its [`Kind`]: a `Rollout` slot's salt and threshold, or a
-/// `NodeTargets` slot's probe (see [`Kind::NodeTargets`]).
+/// The hot part of a flag after its [`Kind`]: a `Rollout` slot's salt and threshold, or where
+/// a `NodeTargets` slot's filter is (see [`Kind::NodeTargets`]).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Slot {
     pub(crate) salt: u64,

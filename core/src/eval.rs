@@ -235,6 +235,12 @@ impl<const N: usize> Table<N> {
                 None => return self.custom_then_rest(plan, ctx),
             }
         }
+        self.rest_holds(plan, ctx)
+    }
+
+    /// The tests of a plan beyond its fixed ones and its custom constraint.
+    #[inline(always)]
+    fn rest_holds(&self, plan: &compile::Plan, ctx: &EvaluationContext) -> bool {
         plan.rest.is_empty() || self.holds_all(&plan.rest, ctx)
     }
 
@@ -247,8 +253,7 @@ impl<const N: usize> Table<N> {
     /// A plan's custom constraint that `release_holds` left undecided, then its other tests.
     #[inline(never)]
     fn custom_then_rest(&self, plan: &compile::Plan, ctx: &EvaluationContext) -> bool {
-        plan.custom.as_ref().is_none_or(|c| c.holds(ctx))
-            && (plan.rest.is_empty() || self.holds_all(&plan.rest, ctx))
+        plan.custom.as_ref().is_none_or(|c| c.holds(ctx)) && self.rest_holds(plan, ctx)
     }
 
     /// The tests of a plan beyond its fixed ones, cheapest first.
@@ -597,8 +602,9 @@ impl Constraint {
                 None => false,
             },
             (SemverEq | SemverGt | SemverGte | SemverLt | SemverLte, Operand::Version(want, _)) => {
-                // Two releases took `holds`'s triple compare; here one side has a pre-release
-                // (or the attribute is no version).
+                // Two releases on an attribute named in 8 to 16 bytes took `release_holds`'s
+                // triple compare; everything else (a pre-release, another name length, no
+                // version) compares here.
                 attr.and_then(|a| a.version())
                     .is_some_and(|have| self.operator.accepts(have.cmp_precedence(want)))
             }
