@@ -77,10 +77,26 @@ impl CallSite {
     /// The cached answer for the current epoch, or `compute()`'s, cached when caching is on.
     #[inline(always)]
     pub fn check(&self, epoch: &Epoch, compute: impl FnOnce() -> bool) -> bool {
+        self.check_counting(epoch, |_| {}, compute)
+    }
+
+    /// [`check`](CallSite::check), calling `hit(answer)` when the cached answer is served
+    /// (`compute` counts its own answers; a hit is the only answer it does not see).
+    #[inline(always)]
+    pub fn check_counting(
+        &self,
+        epoch: &Epoch,
+        hit: impl FnOnce(bool),
+        compute: impl FnOnce() -> bool,
+    ) -> bool {
         let e = epoch.load();
         let word = self.0.load(Ordering::Relaxed);
-        if word >> 1 == e && e & 1 == 0 {
-            return word & 1 == 1;
+        // Words are stored only for even epochs (and the empty word is epoch 0's), so a word
+        // that carries `e` also says that `e` is even: caching is on.
+        if word >> 1 == e {
+            let on = word & 1 == 1;
+            hit(on);
+            return on;
         }
         self.refresh(epoch, e, compute)
     }
@@ -115,5 +131,76 @@ impl CallSite {
 impl Default for CallSite {
     fn default() -> Self {
         CallSite::new()
+    }
+}
+
+#[cfg(all(test, not(vexil_loom)))]
+mod tests {
+    use super::*;
+    use alloc::vec::Vec;
+
+    /// Every epoch a run of invalidations and caching changes passes through after an
+    /// install (the first invalidation), in order.
+    fn epochs() -> Vec<u64> {
+        let epoch = Epoch::new();
+        epoch.invalidate();
+        let mut seen = alloc::vec![epoch.load()];
+        for step in 0..40u32 {
+            match step % 5 {
+                0 | 3 => epoch.invalidate(),
+                1 => epoch.set_caching(false),
+                2 => epoch.set_caching(false), // already off: no change
+                _ => epoch.set_caching(true),
+            }
+            if epoch.load() != *seen.last().unwrap() {
+                seen.push(epoch.load());
+            }
+        }
+        seen
+    }
+
+    #[test]
+    fn before_an_install_every_site_answers_false() {
+        let (site, epoch) = (CallSite::new(), Epoch::new());
+        assert!(!site.check(&epoch, || panic!("nothing is evaluated before an install")));
+    }
+
+    #[test]
+    fn an_answer_is_served_only_under_the_epoch_it_was_cached_in() {
+        let epochs = epochs();
+        assert!(
+            epochs.iter().any(|e| e & 1 != 0),
+            "some epochs do not cache"
+        );
+        for (i, &cached_in) in epochs.iter().enumerate() {
+            for on in [false, true] {
+                let site = CallSite::new();
+                let at = Epoch(AtomicU64::new(cached_in));
+                assert_eq!(site.check(&at, || on), on);
+                let stored = site.cached() == (cached_in, on);
+                assert_eq!(stored, cached_in & 1 == 0, "epoch {cached_in:#b}");
+                for (j, &later) in epochs.iter().enumerate() {
+                    let at = Epoch(AtomicU64::new(later));
+                    let mut computed = false;
+                    let answer = site.check(&at, || {
+                        computed = true;
+                        !on
+                    });
+                    let hit = stored && i == j;
+                    assert_eq!(
+                        computed, !hit,
+                        "cached in {cached_in:#b}, asked in {later:#b}"
+                    );
+                    assert_eq!(answer, if hit { on } else { !on });
+                    // The word as it was, for the next epoch.
+                    let word = if stored {
+                        cached_in << 1 | u64::from(on)
+                    } else {
+                        0
+                    };
+                    site.0.store(word, Ordering::Relaxed);
+                }
+            }
+        }
     }
 }

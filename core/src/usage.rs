@@ -50,7 +50,7 @@ impl UsageShard {
     /// The same counters as a fixed-size array, for a reader of a table of capacity `N`:
     /// its slot is already known to be below `N`, so a count needs no bounds check of its own.
     /// `None` unless the shard has exactly `N` slots.
-    pub(crate) fn fixed<const N: usize>(&self) -> Option<FixedShard<N>> {
+    pub fn fixed<const N: usize>(&self) -> Option<FixedShard<N>> {
         Arc::clone(&self.counts).try_into().ok().map(FixedShard)
     }
 
@@ -95,13 +95,14 @@ impl UsageShard {
 }
 
 /// A [`UsageShard`]'s counters typed for a table of capacity `N` (see [`UsageShard::fixed`]).
+/// Another handle to the same counters, with the same one-writer rule.
 #[derive(Debug)]
-pub(crate) struct FixedShard<const N: usize>(Arc<[[AtomicUsize; 2]; N]>);
+pub struct FixedShard<const N: usize>(Arc<[[AtomicUsize; 2]; N]>);
 
 impl<const N: usize> FixedShard<N> {
     /// Counts one answer; `slot` below `N` (else nothing is counted).
     #[inline(always)]
-    pub(crate) fn count(&self, slot: usize, on: bool) {
+    pub fn count(&self, slot: usize, on: bool) {
         if let Some(pair) = self.0.get(slot) {
             bump(pair, on);
         }

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use vexil_core::model::Config;
-use vexil_core::usage::UsageShard;
+use vexil_core::usage::{FixedShard, UsageShard};
 use vexil_core::{
     ArcReader, Evaluation, EvaluationContext, FlagKey, FlagTable, Snapshot, DEFAULT_CAPACITY,
 };
@@ -379,7 +379,7 @@ impl<const N: usize> Flags<N> {
 
     fn count(&self, slot: usize, on: bool) {
         let id = self.inner.id;
-        SHARDS.with(|shards| {
+        let counted = SHARDS.try_with(|shards| {
             let mut shards = shards.borrow_mut();
             let i = match shards.iter().position(|(i, _)| *i == id) {
                 Some(i) => i,
@@ -390,6 +390,26 @@ impl<const N: usize> Flags<N> {
             };
             shards[i].1.count(slot, on);
         });
+        if counted.is_err() {
+            self.count_alone(slot, on);
+        }
+    }
+
+    /// Counts one answer in a shard of its own, for a check made while this thread's
+    /// thread-locals are being torn down (a destructor that checks a flag): the count is
+    /// folded like any other, and the shard is dropped after that fold.
+    #[cold]
+    pub(crate) fn count_alone(&self, slot: usize, on: bool) {
+        self.inner.usage.shard(N).count(slot, on);
+    }
+
+    /// A usage shard for this thread's counts, registered for folding and typed for the
+    /// table's capacity.
+    pub(crate) fn fixed_shard(&self) -> FixedShard<N> {
+        match self.inner.usage.shard(N).fixed::<N>() {
+            Some(fixed) => fixed,
+            None => unreachable!("a shard of N slots is a FixedShard<N>"),
+        }
     }
 }
 

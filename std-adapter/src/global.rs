@@ -4,18 +4,28 @@
 //!
 //! Each `feature_enabled!` call site has a static word holding `(epoch, answer)`. A call loads
 //! the global epoch (`Acquire`) and the site's word (`Relaxed`); if the word carries the current
-//! epoch, its answer is returned: two loads and a compare, no pin, no lock. Otherwise the call
-//! evaluates through the installed [`Flags`] against the process-wide context and stores the
+//! epoch, its answer is returned: two loads and a compare, no pin, no lock, and the answer is
+//! counted in the calling thread's own usage shard (see below). Otherwise the call evaluates through the installed [`Flags`] against the process-wide context and stores the
 //! answer tagged with the epoch it read *before* evaluating, so an answer computed from an old
 //! table can never be tagged with a newer epoch.
 //!
-//! The epoch goes up (by 2) after every publication of any [`Flags`] and every
-//! [`set_context`]: a cached answer is never served once a reload or a new context has been
-//! published. Answers that depend on time (`after`/`before`, experiment windows) change at
-//! their instant: a timer thread makes the epoch odd — odd means "do not cache", every call
-//! evaluates against the clock — from [`TIME_LEAD`] before each such instant until just after
-//! it, then makes it even again. So a call site pays the full check only within those short
-//! windows (and once after each invalidation).
+//! The epoch goes up after every publication of any [`Flags`] and every [`set_context`]: a
+//! cached answer is never served once a reload or a new context has been published. Answers
+//! that depend on time (`after`/`before`, experiment windows) change at their instant: a timer
+//! thread sets the epoch's "do not cache" bit — every call evaluates against the clock — from
+//! [`TIME_LEAD`] before each such instant until just after it, then clears it (moving to a new
+//! epoch). So a call site pays the full check only within those short windows (and once after
+//! each invalidation).
+//!
+//! ## Usage counts
+//!
+//! Every answer is counted in `vexil_checks_total`, cached or not: an evaluated one by
+//! [`Flags::check`], a cached one in a usage shard that the calling thread leases on its first
+//! cached answer (a thread-local without a destructor, so finding it is one load). When the
+//! thread ends, its shard goes back to a spare list for the next thread, so there are never more
+//! shards than threads that counted at one time; each stays registered with the installed
+//! flags for folding. An answer served while the thread's thread-locals are torn down (a
+//! destructor that checks a flag) is counted in a shard of its own.
 
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
@@ -29,7 +39,8 @@ use crate::Flags;
 /// How long before a time condition falls due the call-site caches stop caching.
 pub const TIME_LEAD: Duration = Duration::from_millis(50);
 
-/// Even: answers may be cached for this epoch. Odd: nothing is cached. 0: nothing installed.
+/// `epoch & 2` clear: answers may be cached for this epoch; set: nothing is cached. 0: nothing
+/// installed.
 static EPOCH: Epoch = Epoch::new();
 static FLAGS: OnceLock<Flags> = OnceLock::new();
 static CONTEXT: RwLock<Option<Arc<EvaluationContext>>> = RwLock::new(None);
@@ -69,8 +80,8 @@ pub fn context() -> Arc<EvaluationContext> {
         .unwrap_or_default()
 }
 
-/// Makes every call site re-evaluate. The epoch moves by 2, keeping its parity: inside a
-/// no-cache window around a time boundary it stays odd.
+/// Makes every call site re-evaluate. The epoch moves on, keeping its "do not cache" bit:
+/// inside a no-cache window around a time boundary it stays set.
 pub(crate) fn invalidate() {
     EPOCH.invalidate();
 }
@@ -131,6 +142,10 @@ fn next_instant(flags: &Flags, now: i64) -> Option<i64> {
 pub mod __private {
     //! Not a stable API: the plumbing of `feature_enabled!`.
     use super::*;
+    use std::cell::Cell;
+    use std::sync::Mutex;
+    use vexil_core::usage::FixedShard;
+    use vexil_core::DEFAULT_CAPACITY;
 
     /// One call site (see [`vexil_core::callsite`]).
     #[derive(Debug)]
@@ -143,11 +158,74 @@ pub mod __private {
             CallSite(vexil_core::callsite::CallSite::new())
         }
 
-        /// The cached answer for the current epoch, or a fresh one.
+        /// The cached answer for the current epoch, or a fresh one. Both are counted in
+        /// `vexil_checks_total`: a fresh one by [`Flags::check`], a cached one in this
+        /// thread's shard.
         #[inline(always)]
         pub fn check<K: FlagKey>(&self, flag: K) -> bool {
-            self.0.check(&EPOCH, || refresh(flag.index()))
+            let slot = flag.index();
+            self.0
+                .check_counting(&EPOCH, |on| count_hit(slot, on), || refresh(slot))
         }
+    }
+
+    type Shard = FixedShard<DEFAULT_CAPACITY>;
+
+    /// Counts a cached answer in this thread's shard of the installed flags' usage.
+    #[inline(always)]
+    fn count_hit(slot: usize, on: bool) {
+        match HITS.with(Cell::get) {
+            Some(shard) => shard.count(slot, on),
+            None => count_hit_first(slot, on),
+        }
+    }
+
+    /// This thread's first cached answer (it leases a shard), or one served while its
+    /// thread-locals are torn down (counted in a shard of its own).
+    #[cold]
+    #[inline(never)]
+    fn count_hit_first(slot: usize, on: bool) {
+        let Some(flags) = FLAGS.get() else {
+            return;
+        };
+        let leased = LEASE.try_with(|lease| {
+            let shard = lease.0.get().unwrap_or_else(|| {
+                let spare = SPARE.lock().unwrap_or_else(|e| e.into_inner()).pop();
+                let shard = spare.unwrap_or_else(|| Box::leak(Box::new(flags.fixed_shard())));
+                lease.0.set(Some(shard));
+                shard
+            });
+            HITS.with(|hits| hits.set(Some(shard)));
+            shard.count(slot, on);
+        });
+        if leased.is_err() {
+            flags.count_alone(slot, on);
+        }
+    }
+
+    /// Shards of threads that have ended, for the threads that come after them. A shard is
+    /// made (and leaked) only when no spare one is left, so there are never more than the
+    /// threads that counted cached answers at one time; each stays registered for folding.
+    static SPARE: Mutex<Vec<&'static Shard>> = Mutex::new(Vec::new());
+
+    /// A thread's hold on its shard: hands it back to [`SPARE`] when the thread ends.
+    struct Lease(Cell<Option<&'static Shard>>);
+
+    impl Drop for Lease {
+        fn drop(&mut self) {
+            if let Some(shard) = self.0.take() {
+                // Stop counting into it first: it is about to have another writer.
+                HITS.with(|hits| hits.set(None));
+                SPARE.lock().unwrap_or_else(|e| e.into_inner()).push(shard);
+            }
+        }
+    }
+
+    thread_local! {
+        /// This thread's shard for cached answers. Without a destructor, so reading it is one
+        /// load (a thread-local with one checks its state first).
+        static HITS: Cell<Option<&'static Shard>> = const { Cell::new(None) };
+        static LEASE: Lease = const { Lease(Cell::new(None)) };
     }
 
     #[cold]

@@ -5,8 +5,8 @@ mod support;
 
 use std::collections::HashMap;
 
-use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
-use support::{invalid, version};
+use metrics_util::debugging::{DebuggingRecorder, Snapshotter};
+use support::{invalid, read, version};
 use vexil::{EvaluationContext, Flags};
 
 /// Everything recorded so far, as `name{label=value,...}` -> value: counters and histogram
@@ -22,34 +22,6 @@ impl Totals {
         }
         &self.0
     }
-}
-
-/// One snapshot: `name{labels}` -> (value, whether it adds up across snapshots).
-fn read(snapshotter: &Snapshotter) -> HashMap<String, (f64, bool)> {
-    snapshotter
-        .snapshot()
-        .into_vec()
-        .into_iter()
-        .map(|(key, _, _, value)| {
-            let key = key.key();
-            let mut labels: Vec<String> = key
-                .labels()
-                .map(|l| format!("{}={}", l.key(), l.value()))
-                .collect();
-            labels.sort();
-            let name = if labels.is_empty() {
-                key.name().to_owned()
-            } else {
-                format!("{}{{{}}}", key.name(), labels.join(","))
-            };
-            let v = match value {
-                DebugValue::Counter(c) => (c as f64, true),
-                DebugValue::Gauge(g) => (g.into_inner(), false),
-                DebugValue::Histogram(h) => (h.len() as f64, true),
-            };
-            (name, v)
-        })
-        .collect()
 }
 
 #[test]
@@ -119,4 +91,47 @@ fn names_labels_and_values_after_checks_and_reloads() {
         audited.reload();
         assert_eq!(read(&snapshotter)["vexil_audit_write_failures_total"], 1.0);
     });
+}
+
+thread_local! {
+    /// Flags that a thread-local's destructor checks, while its thread is torn down.
+    static CHECKED_ON_DROP: std::cell::RefCell<Option<ChecksOnDrop>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+struct ChecksOnDrop(Flags);
+
+impl Drop for ChecksOnDrop {
+    fn drop(&mut self) {
+        let ctx = EvaluationContext::new("node-1");
+        for _ in 0..2 {
+            assert!(self.0.check(0usize, &ctx));
+        }
+    }
+}
+
+#[test]
+fn checks_made_while_a_thread_is_torn_down_are_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("features.toml");
+    std::fs::write(&path, version(1)).unwrap();
+    let flags: Flags = Flags::builder(&path).known(&["flag_on"]).build().unwrap();
+    let checked = flags.clone();
+    std::thread::spawn(move || {
+        // Registered before the per-thread shards of `Flags::check`, so torn down after them.
+        CHECKED_ON_DROP.with(|c| *c.borrow_mut() = Some(ChecksOnDrop(checked.clone())));
+        let ctx = EvaluationContext::new("node-1");
+        for _ in 0..10 {
+            assert!(checked.check(0usize, &ctx));
+        }
+    })
+    .join()
+    .unwrap();
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    metrics::with_local_recorder(&recorder, || flags.maintain());
+    assert_eq!(
+        read(&snapshotter)["vexil_checks_total{flag=flag_on,result=true}"].0,
+        12.0
+    );
 }

@@ -2,10 +2,12 @@
 //! Shared helpers of the adapter's integration tests: versions of a configuration file and
 //! the ways tools replace a file.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
+use metrics_util::debugging::{DebugValue, Snapshotter};
 use vexil::Event;
 
 /// A liveness bound for waits on events (never a measurement: tests wait for events, and
@@ -139,4 +141,32 @@ impl ConfigMap {
             std::fs::remove_dir_all(self.dir.join(old)).unwrap();
         }
     }
+}
+
+/// One snapshot: `name{labels}` -> (value, whether it adds up across snapshots).
+pub fn read(snapshotter: &Snapshotter) -> HashMap<String, (f64, bool)> {
+    snapshotter
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .map(|(key, _, _, value)| {
+            let key = key.key();
+            let mut labels: Vec<String> = key
+                .labels()
+                .map(|l| format!("{}={}", l.key(), l.value()))
+                .collect();
+            labels.sort();
+            let name = if labels.is_empty() {
+                key.name().to_owned()
+            } else {
+                format!("{}{{{}}}", key.name(), labels.join(","))
+            };
+            let v = match value {
+                DebugValue::Counter(c) => (c as f64, true),
+                DebugValue::Gauge(g) => (g.into_inner(), false),
+                DebugValue::Histogram(h) => (h.len() as f64, true),
+            };
+            (name, v)
+        })
+        .collect()
 }
