@@ -82,6 +82,15 @@ fn checks(c: &mut Criterion) {
             flag.index() != core::ptr::from_ref(ctx) as usize
         })
     });
+    // Not a floor either: one usage count alone (a relaxed load and store of the same counter
+    // each time, as a loop of checks of one flag makes it), for what counting can cost at least.
+    let counter = std::sync::atomic::AtomicUsize::new(0);
+    g.bench_function("count_alone", |b| {
+        b.iter(|| {
+            let c = black_box(&counter);
+            c.store(c.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
+        })
+    });
     g.bench_function("plain_on", |b| {
         b.iter(|| reader.check(black_box(FlagId::ParallelValidation), black_box(&ctx)))
     });
