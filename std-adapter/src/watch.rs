@@ -6,7 +6,9 @@
 //! symlink through `..data`, itself a symlink swapped to a new directory. Any event in the
 //! directory arms a debounce timer; when the directory has been quiet for
 //! [`WatchOptions::debounce`] (or a burst has gone on for ten times that), the file is read
-//! until two reads agree, and published if its content changed and is valid. A periodic
+//! until two reads agree, and published if its content changed and is valid. An empty file
+//! (an in-place write between its truncation and its write) is given more quiet periods, up
+//! to ten times the debounce from the burst's start, before it is read and rejected. A periodic
 //! content-hash poll ([`WatchOptions::poll_interval`]) backs up lost events (inotify overflow,
 //! network file systems); rescans are counted. An error never stops the watcher: it is logged,
 //! counted, and the watch is set up again on the next poll. On any failure the last good
@@ -147,6 +149,14 @@ fn run<const N: usize>(
         };
         let now = Instant::now();
         if due.is_some_and(|d| d <= now) {
+            let cap = *burst_started.get_or_insert(now) + options.debounce * 10;
+            if now < cap && flags.path().metadata().is_ok_and(|m| m.len() == 0) {
+                // An in-place write truncates before it writes: an empty file is a writer
+                // between the two more often than a configuration, so it gets more quiet
+                // periods (up to the burst's cap) before it is read and rejected.
+                due = Some((now + options.debounce).min(cap));
+                continue;
+            }
             due = None;
             burst_started = None;
             flags.reload();

@@ -206,3 +206,46 @@ fn subscribers_learn_which_flags_changed() {
         other => panic!("{other:?}"),
     }
 }
+
+/// An in-place writer that stalls between truncating the file and writing it: the empty file
+/// in between is not rejected, and the content is applied once written. A file left empty is
+/// rejected after the extra quiet periods, and the last good version stays in force.
+#[test]
+fn an_in_place_write_that_stalls_after_truncating_is_not_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("features.toml");
+    std::fs::write(&path, version(0)).unwrap();
+    // A long debounce, so that the stall below is several quiet periods but well within the
+    // cap of ten even on a loaded machine.
+    let options = WatchOptions {
+        debounce: Duration::from_millis(100),
+        poll_interval: Duration::from_secs(30),
+    };
+    let flags: Flags = Flags::builder(&path).watch(options).build().unwrap();
+    let events = flags.subscribe();
+    let ctx = EvaluationContext::new("node-1");
+
+    let mut file = std::fs::File::create(&path).unwrap(); // truncates
+    std::thread::sleep(Duration::from_millis(250));
+    std::io::Write::write_all(&mut file, version(1).as_bytes()).unwrap();
+    drop(file);
+    let written = [sha256(version(0).as_bytes()), sha256(version(1).as_bytes())];
+    wait_applied(&events, written[1], &written);
+    assert!(flags.check_name("flag_on", &ctx));
+
+    std::fs::File::create(&path).unwrap();
+    match next_event(&events) {
+        Event::Rejected { problems, .. } => {
+            assert!(
+                problems.to_string().contains("the file is empty"),
+                "{problems}"
+            )
+        }
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+    assert!(
+        flags.check_name("flag_on", &ctx),
+        "the last good version stays"
+    );
+    assert_eq!(flags.sha256(), Some(written[1]));
+}
