@@ -5,17 +5,18 @@
 //! Each `feature_enabled!` call site has a static word holding `(epoch, answer)`. A call loads
 //! the global epoch (`Acquire`) and the site's word (`Relaxed`); if the word carries the current
 //! epoch, its answer is returned: two loads and a compare, no pin, no lock, and the answer is
-//! counted in the calling thread's own usage shard (see below). Otherwise the call evaluates through the installed [`Flags`] against the process-wide context and stores the
-//! answer tagged with the epoch it read *before* evaluating, so an answer computed from an old
-//! table can never be tagged with a newer epoch.
+//! counted in the calling thread's own usage shard (see below). Otherwise the call evaluates
+//! through the installed [`Flags`] against the process-wide context and stores the answer
+//! tagged with the epoch it read *before* evaluating, so an answer computed from an old table
+//! can never be tagged with a newer epoch.
 //!
-//! The epoch goes up after every publication of any [`Flags`] and every [`set_context`]: a
-//! cached answer is never served once a reload or a new context has been published. Answers
-//! that depend on time (`after`/`before`, experiment windows) change at their instant: a timer
-//! thread sets the epoch's "do not cache" bit — every call evaluates against the clock — from
-//! [`TIME_LEAD`] before each such instant until just after it, then clears it (moving to a new
-//! epoch). So a call site pays the full check only within those short windows (and once after
-//! each invalidation).
+//! The epoch goes up (by 2) after every publication of any [`Flags`] and every
+//! [`set_context`]: a cached answer is never served once a reload or a new context has been
+//! published. Answers that depend on time (`after`/`before`, experiment windows) change at
+//! their instant: a timer thread makes the epoch odd — odd means "do not cache", every call
+//! evaluates against the clock — from [`TIME_LEAD`] before each such instant until just after
+//! it, then makes it even again. So a call site pays the full check only within those short
+//! windows (and once after each invalidation).
 //!
 //! ## Usage counts
 //!
@@ -39,8 +40,7 @@ use crate::Flags;
 /// How long before a time condition falls due the call-site caches stop caching.
 pub const TIME_LEAD: Duration = Duration::from_millis(50);
 
-/// `epoch & 2` clear: answers may be cached for this epoch; set: nothing is cached. 0: nothing
-/// installed.
+/// Even: answers may be cached for this epoch. Odd: nothing is cached. 0: nothing installed.
 static EPOCH: Epoch = Epoch::new();
 static FLAGS: OnceLock<Flags> = OnceLock::new();
 static CONTEXT: RwLock<Option<Arc<EvaluationContext>>> = RwLock::new(None);
@@ -80,8 +80,8 @@ pub fn context() -> Arc<EvaluationContext> {
         .unwrap_or_default()
 }
 
-/// Makes every call site re-evaluate. The epoch moves on, keeping its "do not cache" bit:
-/// inside a no-cache window around a time boundary it stays set.
+/// Makes every call site re-evaluate. The epoch moves by 2, keeping its parity: inside a
+/// no-cache window around a time boundary it stays odd.
 pub(crate) fn invalidate() {
     EPOCH.invalidate();
 }
