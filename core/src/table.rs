@@ -422,9 +422,7 @@ impl<T: Deref<Target = FlagTable<N>>, const N: usize> ReaderOf<T, N> {
     pub fn check<K: FlagKey>(&self, flag: K, ctx: &EvaluationContext) -> bool {
         let slot = flag.index();
         let on = self.current().check(slot, ctx);
-        if let Some(usage) = &self.usage {
-            usage.count(slot, on);
-        }
+        self.count(slot, on);
         on
     }
 
@@ -436,9 +434,7 @@ impl<T: Deref<Target = FlagTable<N>>, const N: usize> ReaderOf<T, N> {
         match table.lookup(name) {
             Some(slot) => {
                 let on = table.check(slot, ctx);
-                if let Some(usage) = &self.usage {
-                    usage.count(slot, on);
-                }
+                self.count(slot, on);
                 on
             }
             None => false,
@@ -449,6 +445,14 @@ impl<T: Deref<Target = FlagTable<N>>, const N: usize> ReaderOf<T, N> {
     #[inline]
     pub fn explain<K: FlagKey>(&self, flag: K, ctx: &EvaluationContext) -> Evaluation {
         self.current().explain(flag.index(), ctx)
+    }
+
+    /// Counts an answer in this reader's shard, if it has one.
+    #[inline(always)]
+    fn count(&self, slot: usize, on: bool) {
+        if let Some(usage) = &self.usage {
+            usage.count(slot, on);
+        }
     }
 
     /// [`explain`](ReaderOf::explain) by name.

@@ -4,6 +4,7 @@
 
 mod support;
 
+use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
 use support::{next_event, version, wait_applied, write, ConfigMap, Style};
@@ -41,6 +42,20 @@ fn cycle(path: &std::path::Path, what: &str, mut write: impl FnMut(&str)) {
         );
         assert_eq!(reader.generation(), generation);
         assert_eq!(flags.sha256(), Some(digest));
+    }
+}
+
+/// The next event is a rejection naming `problem`, under the generation still in force.
+fn expect_rejection(events: &Receiver<Event>, flags: &Flags, problem: &str) {
+    match next_event(events) {
+        Event::Rejected {
+            generation,
+            problems,
+        } => {
+            assert_eq!(generation, flags.generation());
+            assert!(problems.to_string().contains(problem), "{problems}");
+        }
+        other => panic!("expected a rejection, got {other:?}"),
     }
 }
 
@@ -92,19 +107,7 @@ fn an_invalid_file_keeps_the_last_good_version() {
     assert!(flags.check_name("flag_on", &ctx));
     for i in 0..5 {
         write(Style::Rename, &path, &support::invalid(i));
-        match next_event(&events) {
-            Event::Rejected {
-                generation,
-                problems,
-            } => {
-                assert_eq!(generation, flags.generation());
-                assert!(
-                    problems.to_string().contains("rollout_percentage"),
-                    "{problems}"
-                );
-            }
-            other => panic!("expected a rejection, got {other:?}"),
-        }
+        expect_rejection(&events, &flags, "rollout_percentage");
         assert!(
             flags.check_name("flag_on", &ctx),
             "the last good version still answers"
@@ -234,15 +237,7 @@ fn an_in_place_write_that_stalls_after_truncating_is_not_rejected() {
     assert!(flags.check_name("flag_on", &ctx));
 
     std::fs::File::create(&path).unwrap();
-    match next_event(&events) {
-        Event::Rejected { problems, .. } => {
-            assert!(
-                problems.to_string().contains("the file is empty"),
-                "{problems}"
-            )
-        }
-        other => panic!("expected a rejection, got {other:?}"),
-    }
+    expect_rejection(&events, &flags, "the file is empty");
     assert!(
         flags.check_name("flag_on", &ctx),
         "the last good version stays"
