@@ -25,6 +25,7 @@ use crate::model::{
     BucketBy, Conditions, Config, ConstraintValue, CustomConstraint, Experiment, FeatureFlag,
     Operator, Targets,
 };
+use crate::sync::{AtomicU8, Ordering};
 
 /// How deep prerequisites may nest (`a` requires `b` requires `c` ... is depth 3). Evaluation
 /// recurses through prerequisites, so the depth is bounded to keep the stack small.
@@ -218,8 +219,9 @@ pub(crate) struct Table<const N: usize> {
     pub(crate) probe: crate::table::Probe,
     /// Every slot's kind, one byte each: a plain or disabled flag's check reads only this
     /// (64 flags to a cache line). The bounds check is against the constant `N`, and slots
-    /// past the configuration's flags are `Unknown`.
-    pub(crate) kinds: [Kind; N],
+    /// past the configuration's flags are `Unknown`. The publication that replaces this table
+    /// sets [`RETIRED`] in every byte (see [`Table::retire_kinds`]); nothing else writes them.
+    pub(crate) kinds: [AtomicU8; N],
     /// The rollout or node-filter parameters of every slot, read after its kind.
     pub(crate) slots: [Slot; N],
     /// The slots in use: compiled-in flags, then flags only in the configuration.
@@ -253,6 +255,12 @@ impl Slot {
     };
 }
 
+/// The bit a publication sets in every kind byte of the table it replaces, so that a reader
+/// still holding that table finds out from the byte its check reads anyway (a retired byte is
+/// above every kind, so it fails the plain kinds' one compare). The kind stays in the low bits
+/// for snapshots, which keep answering from the version they hold.
+pub(crate) const RETIRED: u8 = 0x80;
+
 /// What a check can decide from the kind alone. The four kinds that need no context come
 /// first and their low bit is the answer: `kind <= Full` is decided, `kind & 1` is on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -273,6 +281,34 @@ pub(crate) enum Kind {
     NodeTargets = 5,
     /// Anything else: the full evaluation.
     Complex = 6,
+}
+
+impl Kind {
+    /// The kind in a kind byte, with [`RETIRED`] ignored.
+    #[inline(always)]
+    pub(crate) fn from_byte(byte: u8) -> Kind {
+        match byte & !RETIRED {
+            0 => Kind::Disabled,
+            1 => Kind::Enabled,
+            3 => Kind::Full,
+            4 => Kind::Rollout,
+            5 => Kind::NodeTargets,
+            6 => Kind::Complex,
+            // Only `compile` writes kinds, and it writes no other value.
+            _ => Kind::Unknown,
+        }
+    }
+}
+
+impl<const N: usize> Table<N> {
+    /// Marks every kind byte retired. Called by the publication that unlinked this table,
+    /// before the table is handed to the collector; `Release`, so that a reader that sees the
+    /// mark and then fences (`Acquire`) loads the table that replaced this one, or a later one.
+    pub(crate) fn retire_kinds(&self) {
+        for byte in &self.kinds {
+            byte.store(byte.load(Ordering::Relaxed) | RETIRED, Ordering::Release);
+        }
+    }
 }
 
 pub(crate) struct FlagData {
@@ -834,7 +870,7 @@ pub fn compile<const N: usize>(
         clock: None,
         #[cfg(vexil_loom)]
         probe: crate::table::Probe::new(0),
-        kinds,
+        kinds: core::array::from_fn(|i| AtomicU8::new(kinds[i] as u8)),
         slots,
         flags,
         by_name,

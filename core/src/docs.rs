@@ -12,8 +12,10 @@
 //! * **Compile once per publication.** Everything a check needs is precomputed: integer
 //!   thresholds, salt hashes, sorted target hash sets, CIDR masks, parsed constraints.
 //! * **Check through a `Reader`.** Make one per thread (`table.reader()`) and keep it; it stays
-//!   pinned in the epoch collector so the check pays no fence. It notices a new table by its
-//!   pointer and re-pins out of line, which lets old tables be freed.
+//!   pinned in the epoch collector so the check pays no fence. A publication marks the kind
+//!   bytes of the table it replaces as retired; the reader's check reads its slot's byte
+//!   anyway, so that is how it notices a new table, then re-pins out of line, which lets old
+//!   tables be freed.
 //! * **Consistent snapshots.** A check sees one whole version. Several checks that must agree
 //!   (all the flags consulted while importing one block) go through one
 //!   [`Snapshot`](crate::Snapshot): `let s = reader.snapshot();` then `s.check(..)` for each.

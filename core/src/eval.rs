@@ -6,10 +6,11 @@ use core::fmt;
 use crate::bucketing::{self, SCALE};
 use crate::compile::{
     self, CompiledTargets, Constraint, ExperimentData, FlagData, KeySource, Kind, Operand, Slot,
-    Table, Test,
+    Table, Test, RETIRED,
 };
 use crate::context::{short_words, Attribute, EvaluationContext};
 use crate::model::Operator;
+use crate::sync;
 use crate::FlagIndex;
 
 /// Why a flag evaluated the way it did (SPEC section 4, in order).
@@ -161,20 +162,57 @@ impl<const N: usize> Table<N> {
     /// lists; the rest is evaluated in full, out of line.
     #[inline(always)]
     pub(crate) fn check(&self, slot: usize, ctx: &EvaluationContext) -> bool {
-        let Some(&kind) = self.kinds.get(slot) else {
-            return false;
+        match self.kinds.get(slot) {
+            Some(byte) => self.check_byte(byte.load(sync::Ordering::Relaxed) & !RETIRED, slot, ctx),
+            None => false,
+        }
+    }
+
+    /// A slot's kind, whether or not this table has been retired (`None` past the capacity).
+    #[inline(always)]
+    pub(crate) fn kind(&self, slot: usize) -> Option<Kind> {
+        let byte = self.kinds.get(slot)?.load(sync::Ordering::Relaxed);
+        Some(Kind::from_byte(byte))
+    }
+
+    /// A reader's check: [`check`](Table::check), or `None` if a publication has retired this
+    /// table (then the reader must load the current one). The retired mark costs nothing on
+    /// the plain kinds' path: a marked byte fails their one compare.
+    #[inline(always)]
+    pub(crate) fn check_unless_retired(
+        &self,
+        slot: usize,
+        ctx: &EvaluationContext,
+    ) -> Option<bool> {
+        let Some(byte) = self.kinds.get(slot) else {
+            return Some(false);
         };
-        if kind <= Kind::Full {
-            return kind as u8 & 1 != 0;
+        let byte = byte.load(sync::Ordering::Relaxed);
+        if byte <= Kind::Full as u8 {
+            return Some(byte & 1 != 0);
+        }
+        if byte & RETIRED != 0 {
+            return None;
+        }
+        Some(self.check_byte(byte, slot, ctx))
+    }
+
+    /// The check of a slot whose kind byte has been read, without [`RETIRED`]. The byte is
+    /// compared as it is, not converted to a [`Kind`] first: one compare answers the plain
+    /// kinds.
+    #[inline(always)]
+    fn check_byte(&self, kind: u8, slot: usize, ctx: &EvaluationContext) -> bool {
+        if kind <= Kind::Full as u8 {
+            return kind & 1 != 0;
         }
         // The slot's address only after the plain kinds have answered.
         let Some(s) = self.slots.get(slot) else {
             return false;
         };
-        if kind == Kind::Rollout {
+        if kind == Kind::Rollout as u8 {
             return rollout_includes(ctx.node_key(), s.salt, s.threshold);
         }
-        if kind == Kind::NodeTargets {
+        if kind == Kind::NodeTargets as u8 {
             return self.node_targets_match(s, slot, ctx);
         }
         self.check_complex(slot, ctx)
@@ -289,32 +327,31 @@ impl<const N: usize> Table<N> {
     /// `Complex` without the full evaluation.
     #[inline]
     pub(crate) fn explain(&self, slot: usize, ctx: &EvaluationContext) -> Evaluation {
-        let (enabled, reason, detail) =
-            match self.kinds.get(slot).copied().zip(self.slots.get(slot)) {
-                None | Some((Kind::Unknown, _)) => (false, Reason::UnknownFlag, Detail::None),
-                Some((Kind::Disabled, _)) => (false, Reason::Disabled, Detail::None),
-                Some((Kind::Enabled, _)) => (true, Reason::Enabled, Detail::None),
-                Some((Kind::Full, _)) => (true, Reason::RolloutIncluded, Detail::None),
-                Some((Kind::Rollout, s)) => {
-                    if rollout_includes(ctx.node_key(), s.salt, s.threshold) {
-                        (true, Reason::RolloutIncluded, Detail::None)
-                    } else {
-                        (false, Reason::RolloutExcluded, Detail::None)
-                    }
+        let (enabled, reason, detail) = match self.kind(slot).zip(self.slots.get(slot)) {
+            None | Some((Kind::Unknown, _)) => (false, Reason::UnknownFlag, Detail::None),
+            Some((Kind::Disabled, _)) => (false, Reason::Disabled, Detail::None),
+            Some((Kind::Enabled, _)) => (true, Reason::Enabled, Detail::None),
+            Some((Kind::Full, _)) => (true, Reason::RolloutIncluded, Detail::None),
+            Some((Kind::Rollout, s)) => {
+                if rollout_includes(ctx.node_key(), s.salt, s.threshold) {
+                    (true, Reason::RolloutIncluded, Detail::None)
+                } else {
+                    (false, Reason::RolloutExcluded, Detail::None)
                 }
-                Some((Kind::NodeTargets, s)) => {
-                    if self.node_targets_match(s, slot, ctx) {
-                        (true, Reason::Enabled, Detail::None)
-                    } else {
-                        (
-                            false,
-                            Reason::TargetMismatch,
-                            Detail::Target(TargetKind::NodeIds),
-                        )
-                    }
+            }
+            Some((Kind::NodeTargets, s)) => {
+                if self.node_targets_match(s, slot, ctx) {
+                    (true, Reason::Enabled, Detail::None)
+                } else {
+                    (
+                        false,
+                        Reason::TargetMismatch,
+                        Detail::Target(TargetKind::NodeIds),
+                    )
                 }
-                Some((Kind::Complex, _)) => self.decide(slot, ctx),
-            };
+            }
+            Some((Kind::Complex, _)) => self.decide(slot, ctx),
+        };
         Evaluation {
             enabled,
             reason,

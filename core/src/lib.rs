@@ -28,8 +28,10 @@
 //! ```
 //!
 //! The hot path ([`ReaderOf::check`]) never allocates, locks, blocks or formats: it is one
-//! acquire load of the table pointer, a bounds-checked slot read and, for a percentage
-//! rollout, one wyhash mix of the context's precomputed key hash with the flag's salt.
+//! atomic load of the slot's kind byte in the table the reader holds (a publication marks the
+//! bytes of the table it replaces, so the reader finds out from that same load) and, for a
+//! percentage rollout, one wyhash mix of the context's precomputed key hash with the flag's
+//! salt.
 //! See [`docs`] for how publication, readers and snapshots fit together.
 #![no_std]
 #![deny(unsafe_code)]

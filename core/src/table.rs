@@ -6,11 +6,15 @@
 //!   (`AcqRel`) on publication; the replaced table is retired to a crossbeam-epoch
 //!   [`Collector`] owned by the `FlagTable` (no_std has no global collector) and freed once no
 //!   pinned participant can still hold it.
-//! * A [`Reader`] is a per-thread handle that stays pinned. A check is one `Acquire` load of the
-//!   pointer (protected by that standing pin, so no fence is paid per call), a slot read, and
-//!   for a rollout one wyhash mix. When the reader sees a pointer it has not seen before, it
-//!   re-pins out of line (re-pinning is cheap: no fence) and loads again, so retired tables
-//!   are freed after the next publication that every reader has observed.
+//! * A [`Reader`] is a per-thread handle that stays pinned, and holds the table it last loaded
+//!   (protected by that standing pin, so no fence is paid per call). A check reads that
+//!   table's kind byte for the slot, and for a rollout does one wyhash mix; it does not load
+//!   the shared pointer. Instead, a publication marks every kind byte of the table it replaced
+//!   as retired (`Release`) before retiring it, and a retired byte fails the plain kinds' one
+//!   compare. Only then does the check go out of line: an `Acquire` fence, a re-pin (cheap: no
+//!   fence) and a load of the shared pointer. So retired tables are freed after the next
+//!   publication that every reader has observed. The reader's other methods (`explain`,
+//!   `check_name`, `snapshot`, `generation`) compare the shared pointer with the held one.
 //! * A [`Snapshot`] holds its own (nested, fence-free) pin and one table pointer, so several
 //!   checks answer from one version; while a snapshot lives, its reader does not re-pin.
 //! * The generation counter is raised (`fetch_max`, `Release`) after each successful swap, so
@@ -46,6 +50,9 @@ pub const DEFAULT_CAPACITY: usize = 1024;
 /// index; flags only in the configuration follow and are reachable by name.
 pub struct FlagTable<const N: usize = DEFAULT_CAPACITY> {
     current: AtomicPtr<Table<N>>,
+    /// What a quiesced reader points at: an empty table whose kinds are all retired, so the
+    /// reader's next check goes the way it goes after a publication (re-pin, load).
+    idle: Box<Table<N>>,
     generation: AtomicU64,
     collector: Collector,
     known: Vec<String>,
@@ -90,8 +97,14 @@ impl<const N: usize> FlagTable<N> {
                     Err(_) => unreachable!("an empty configuration within capacity compiles"),
                 }
             });
+        let idle = match compile::compile::<N>(&Config::default(), &[]) {
+            Ok(c) => c.table.inner,
+            Err(_) => unreachable!("an empty configuration compiles"),
+        };
+        idle.retire_kinds();
         FlagTable {
             current: AtomicPtr::new(Box::into_raw(initial.inner)),
+            idle,
             generation: AtomicU64::new(0),
             collector,
             known: known.iter().map(|s| s.to_string()).collect(),
@@ -165,6 +178,14 @@ impl<const N: usize> FlagTable<N> {
             {
                 Ok(old) => {
                     self.generation.fetch_max(generation, Ordering::Release);
+                    // SAFETY: `old` was the current table until this swap, loaded under
+                    // `guard`, and only this publication retires it (below), so it is alive.
+                    #[cfg(not(vexil_loom_broken = "unmarked_retirement"))]
+                    unsafe { &*old }.retire_kinds();
+                    // A broken retirement for the loom model: readers holding the old table
+                    // are not told, and keep answering from it.
+                    #[cfg(vexil_loom_broken = "unmarked_retirement")]
+                    let _ = old;
                     #[cfg(not(vexil_loom_broken = "free_before_unpin"))]
                     retire(&guard, old);
                     // A broken retirement for the loom model: the old table is freed at once,
@@ -306,8 +327,9 @@ unsafe impl<T: Send> Send for SendPtr<T> {}
 /// A per-thread handle for checking flags on hot paths.
 ///
 /// A reader keeps itself pinned in the table's epoch collector, so a check pays no fence: it is
-/// one acquire load of the table pointer, a slot read and, for a rollout, one hash mix of the
-/// context's precomputed key. It is neither `Send` nor `Sync`: make one per thread and keep it.
+/// a read of one kind byte of the table the reader holds and, for a rollout, one hash mix of
+/// the context's precomputed key. A publication tells the reader through that byte (see
+/// [`check`](ReaderOf::check)). It is neither `Send` nor `Sync`: make one per thread and keep it.
 ///
 /// A pinned reader holds back reclamation of tables retired after it last checked. It catches
 /// up on its next check, so a thread that stops checking for a long time while publications go
@@ -386,13 +408,19 @@ impl<T: Deref<Target = FlagTable<N>>, const N: usize> ReaderOf<T, N> {
         if !core::ptr::eq(self.table.current.load(Ordering::Acquire), seen) {
             p = self.advance();
         }
-        // SAFETY: `p` is `seen` or `advance`'s result, and `seen` is always a pointer loaded
-        // under this reader's current pin (by `new()`, which pins first, or by `advance`, which
-        // re-pins and then loads; `quiesce` unpins and clears `seen`, so the next call goes
-        // through `advance`). It is never null: the table always holds a published table and
-        // `seen` is used only when equal to it. A table loaded under a pin is freed only after
-        // that pin moves on twice, which cannot happen while `&self` is borrowed: re-pinning
-        // needs another call.
+        self.deref_seen(p)
+    }
+
+    /// The table behind `seen`, or behind what `advance` just returned (which it also stored in
+    /// `seen`).
+    #[inline(always)]
+    fn deref_seen(&self, p: *const Table<N>) -> &Table<N> {
+        // SAFETY: `seen` is always either a pointer loaded under this reader's current pin (by
+        // `new()`, which pins first, or by `advance`, which re-pins and then loads), or the
+        // table's `idle` table (set by `quiesce`, which unpins), which the `FlagTable` owns
+        // and which outlives this reader. It is never null: the table always holds a published
+        // table. A table loaded under a pin is freed only after that pin moves on twice, which
+        // cannot happen while `&self` is borrowed: re-pinning needs another call.
         let table = unsafe { &*p };
         #[cfg(vexil_loom)]
         table.check_probe();
@@ -418,12 +446,34 @@ impl<T: Deref<Target = FlagTable<N>>, const N: usize> ReaderOf<T, N> {
     }
 
     /// Whether the flag is on for this context. Never allocates, locks, blocks or formats.
+    ///
+    /// The check reads the table this reader last loaded, without loading the shared pointer:
+    /// a publication marks every kind byte of the table it replaces as retired, and the check
+    /// reads its slot's kind byte anyway. Only a retired byte sends it out of line, to re-pin
+    /// and load the current table.
     #[inline(always)]
     pub fn check<K: FlagKey>(&self, flag: K, ctx: &EvaluationContext) -> bool {
         let slot = flag.index();
-        let on = self.current().check(slot, ctx);
+        let on = match self
+            .deref_seen(self.seen.get())
+            .check_unless_retired(slot, ctx)
+        {
+            Some(on) => on,
+            None => self.check_after_publication(slot, ctx),
+        };
         self.count(slot, on);
         on
+    }
+
+    /// Out of line: the table this reader holds has been retired (or the reader is quiesced).
+    #[cold]
+    #[inline(never)]
+    fn check_after_publication(&self, slot: usize, ctx: &EvaluationContext) -> bool {
+        // Pairs with the `Release` of the retired mark this check read (relaxed), so the load
+        // in `advance` sees the publication that retired the table, or a later one.
+        crate::sync::fence(Ordering::Acquire);
+        let p = self.advance();
+        self.deref_seen(p).check(slot, ctx)
     }
 
     /// [`check`](ReaderOf::check) by name, for flags the binary was not built with. A name lookup
@@ -477,7 +527,7 @@ impl<T: Deref<Target = FlagTable<N>>, const N: usize> ReaderOf<T, N> {
     /// reclamation. The next check re-pins (one fence).
     pub fn quiesce(&self) {
         drop(self.guard.take());
-        self.seen.set(core::ptr::null());
+        self.seen.set(&*self.table.idle);
     }
 }
 

@@ -149,3 +149,88 @@ fn a_shard_made_for_another_capacity_is_refused() {
         .reader()
         .with_usage(vexil_core::usage::UsageShard::new(4));
 }
+
+/// Version `v` of a configuration with one flag of every kind a check tells apart; each
+/// version answers differently from the one before for some nodes.
+fn every_kind(v: u64) -> String {
+    let (on, half, listed, env) = match v % 2 {
+        0 => (true, 50, r#""node-1", "node-3""#, "mainnet"),
+        _ => (false, 25, r#""node-2", "node-4""#, "testnet"),
+    };
+    let height = 1000 + v;
+    format!(
+        r#"
+[features.off]
+enabled = {off}
+[features.on]
+enabled = {on}
+[features.full]
+enabled = true
+rollout_percentage = 100
+[features.half]
+enabled = true
+rollout_percentage = {half}
+[features.listed]
+enabled = true
+[features.listed.targets]
+node_ids = [{listed}]
+[features.gated]
+enabled = true
+rollout_percentage = 50
+[features.gated.targets]
+environments = ["{env}"]
+[features.gated.conditions]
+chain_height = {height}
+"#,
+        off = !on
+    )
+}
+
+#[test]
+fn a_reader_answers_every_kind_from_the_version_after_a_publication() {
+    let names = ["off", "on", "full", "half", "listed", "gated", "undefined"];
+    // A small capacity: the test publishes five times, and Miri runs it.
+    let table: FlagTable<16> = FlagTable::new(&names);
+    // Nodes 1 to 4 are listed in some version, and 9 and 10 change bucket with `half`.
+    let nodes = if cfg!(miri) { 12 } else { 40 };
+    let contexts: Vec<EvaluationContext> = (0..nodes)
+        .map(|i| {
+            EvaluationContext::new(format!("node-{i}"))
+                .with_environment(vexil_core::Environment::Mainnet)
+                .with_chain_height(5_000)
+        })
+        .collect();
+    let answers = |check: &dyn Fn(usize, &EvaluationContext) -> bool| -> Vec<Vec<bool>> {
+        (0..names.len())
+            .map(|slot| contexts.iter().map(|ctx| check(slot, ctx)).collect())
+            .collect()
+    };
+    common::publish(&table, &every_kind(0));
+    let reader = table.reader();
+    let first = answers(&|slot, ctx| reader.check(slot, ctx));
+    let held = reader.snapshot();
+    let mut previous = first.clone();
+    for v in 1..=4 {
+        if v == 4 {
+            // A quiesced reader starts from the idle table, whose kinds are all retired.
+            reader.quiesce();
+        }
+        common::publish(&table, &every_kind(v));
+        let now = answers(&|slot, ctx| reader.check(slot, ctx));
+        let fresh = table.snapshot();
+        assert_eq!(now, answers(&|slot, ctx| fresh.check(slot, ctx)), "v{v}");
+        // Every flag but `full` and `undefined` changes some answer from one version to the
+        // next, so an answer from the retired table would show.
+        for (slot, name) in names.iter().enumerate() {
+            let changed = now[slot] != previous[slot];
+            assert_eq!(
+                changed,
+                !matches!(*name, "full" | "undefined"),
+                "{name} in v{v}"
+            );
+        }
+        // The snapshot still answers from the first version, retired kinds and all.
+        assert_eq!(answers(&|slot, ctx| held.check(slot, ctx)), first, "v{v}");
+        previous = now;
+    }
+}

@@ -128,3 +128,37 @@ fn usage_counts_survive_folding_while_checks_run() {
         assert_eq!(total, 2);
     });
 }
+
+/// Model 5 (broken variant: `unmarked_retirement`): a reader's check does not load the shared
+/// pointer; it learns of a publication from the retired mark on the kind byte it reads. A
+/// check that starts after the publication has returned answers from the new table, and one
+/// that races it answers from the old or the new table, whole (the probe checks that the table
+/// it reads is alive and was released before it was published).
+#[test]
+fn a_check_after_a_publication_answers_from_the_new_table() {
+    loom::model(|| {
+        let table = Arc::new(Table::new(&["f"]));
+        publish(&table, true);
+        let published = Arc::new(AtomicBool::new(false));
+        let (t, p) = (Arc::clone(&table), Arc::clone(&published));
+        let reader = thread::spawn(move || {
+            let r = t.reader();
+            let ctx = EvaluationContext::new("n");
+            let _racing = r.check(0usize, &ctx);
+            if p.load(Ordering::Acquire) {
+                assert!(!r.check(0usize, &ctx), "an answer from the retired table");
+            }
+            // And once more after quiescing: the idle table sends the check to re-pin.
+            r.quiesce();
+            if p.load(Ordering::Acquire) {
+                assert!(
+                    !r.check(0usize, &ctx),
+                    "an answer from before the publication"
+                );
+            }
+        });
+        publish(&table, false);
+        published.store(true, Ordering::Release);
+        reader.join().unwrap();
+    });
+}
