@@ -13,6 +13,7 @@ variants=(${VARIANTS:-
   "epoch_after_compute:a_call_site_never_pairs_an_old_answer_with_a_new_epoch"
   "fold_resets:usage_counts_survive_folding_while_checks_run"
   "unmarked_retirement:a_check_after_a_publication_answers_from_the_new_table"
+  "mark_after_swap:racing_publications_leave_no_older_table_unmarked"
 })
 failed=0
 for entry in "${variants[@]}"; do

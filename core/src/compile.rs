@@ -219,7 +219,7 @@ pub(crate) struct Table<const N: usize> {
     pub(crate) probe: crate::table::Probe,
     /// Every slot's kind, one byte each: a plain or disabled flag's check reads only this
     /// (64 flags to a cache line). The bounds check is against the constant `N`, and slots
-    /// past the configuration's flags are `Unknown`. The publication that replaces this table
+    /// past the configuration's flags are `Unknown`. A publication that replaces this table
     /// sets [`RETIRED`] in every byte (see [`Table::retire_kinds`]); nothing else writes them.
     pub(crate) kinds: [AtomicU8; N],
     /// The rollout or node-filter parameters of every slot, read after its kind.
@@ -301,12 +301,13 @@ impl Kind {
 }
 
 impl<const N: usize> Table<N> {
-    /// Marks every kind byte retired. Called by the publication that unlinked this table,
-    /// before the table is handed to the collector; `Release`, so that a reader that sees the
-    /// mark and then fences (`Acquire`) loads the table that replaced this one, or a later one.
+    /// Marks every kind byte retired. Called by each publication that is about to swap this
+    /// table out, before its swap (idempotent: a publication whose swap fails marks the table
+    /// that replaced this one next). `Relaxed`: the swap's `Release` orders the marks before
+    /// the new table, so a check that starts after the publication returned sees them.
     pub(crate) fn retire_kinds(&self) {
         for byte in &self.kinds {
-            byte.store(byte.load(Ordering::Relaxed) | RETIRED, Ordering::Release);
+            byte.store(byte.load(Ordering::Relaxed) | RETIRED, Ordering::Relaxed);
         }
     }
 }

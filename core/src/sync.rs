@@ -3,9 +3,9 @@
 //! `portable-atomic`, which falls back where the target lacks them.
 
 #[cfg(not(vexil_loom))]
-pub(crate) use core::sync::atomic::{fence, AtomicPtr, AtomicU8, AtomicUsize, Ordering};
+pub(crate) use core::sync::atomic::{AtomicPtr, AtomicU8, AtomicUsize, Ordering};
 #[cfg(not(vexil_loom))]
 pub(crate) use portable_atomic::AtomicU64;
 
 #[cfg(vexil_loom)]
-pub(crate) use loom::sync::atomic::{fence, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+pub(crate) use loom::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering};

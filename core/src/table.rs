@@ -9,10 +9,11 @@
 //! * A [`Reader`] is a per-thread handle that stays pinned, and holds the table it last loaded
 //!   (protected by that standing pin, so no fence is paid per call). A check reads that
 //!   table's kind byte for the slot, and for a rollout does one wyhash mix; it does not load
-//!   the shared pointer. Instead, a publication marks every kind byte of the table it replaced
-//!   as retired (`Release`) before retiring it, and a retired byte fails the plain kinds' one
-//!   compare. Only then does the check go out of line: an `Acquire` fence, a re-pin (cheap: no
-//!   fence) and a load of the shared pointer. So retired tables are freed after the next
+//!   the shared pointer. Instead, a publication marks every kind byte of the table it replaces
+//!   as retired before its swap (so once a publication has returned, every older table is
+//!   marked, however publications race), and a retired byte fails the plain kinds' one
+//!   compare. Only then does the check go out of line: a re-pin (cheap: no fence) and a load
+//!   of the shared pointer. So retired tables are freed after the next
 //!   publication that every reader has observed. The reader's other methods (`explain`,
 //!   `check_name`, `snapshot`, `generation`) compare the shared pointer with the held one.
 //! * A [`Snapshot`] holds its own (nested, fence-free) pin and one table pointer, so several
@@ -162,7 +163,19 @@ impl<const N: usize> FlagTable<N> {
         loop {
             // SAFETY: `current` was loaded while `guard` is pinned, and tables are only freed
             // through the collector after they have been unlinked, so it is still alive.
-            boxed.generation = unsafe { (*current).generation } + 1;
+            let replaced = unsafe { &*current };
+            // Marked before the swap, not after: then by the time any publication returns,
+            // every table older than the one it installed is marked, even when publications
+            // race (marked after, a slower racing publisher could leave the table it replaced
+            // unmarked while a later publication has already returned). If the swap fails,
+            // `current` has been replaced anyway, and marking is idempotent. Readers that see
+            // the mark before the swap reload `current` and answer from it, as they should.
+            #[cfg(not(any(
+                vexil_loom_broken = "unmarked_retirement",
+                vexil_loom_broken = "mark_after_swap"
+            )))]
+            replaced.retire_kinds();
+            boxed.generation = replaced.generation + 1;
             let generation = boxed.generation;
             #[cfg(vexil_loom)]
             boxed.probe.write(generation);
@@ -178,14 +191,11 @@ impl<const N: usize> FlagTable<N> {
             {
                 Ok(old) => {
                     self.generation.fetch_max(generation, Ordering::Release);
-                    // SAFETY: `old` was the current table until this swap, loaded under
-                    // `guard`, and only this publication retires it (below), so it is alive.
-                    #[cfg(not(vexil_loom_broken = "unmarked_retirement"))]
+                    // A broken marking for the loom model: after the swap, so that a racing
+                    // publication can return while the table this one replaced is unmarked.
+                    #[cfg(vexil_loom_broken = "mark_after_swap")]
+                    // SAFETY: `old` is `current`, loaded under `guard` (see above).
                     unsafe { &*old }.retire_kinds();
-                    // A broken retirement for the loom model: readers holding the old table
-                    // are not told, and keep answering from it.
-                    #[cfg(vexil_loom_broken = "unmarked_retirement")]
-                    let _ = old;
                     #[cfg(not(vexil_loom_broken = "free_before_unpin"))]
                     retire(&guard, old);
                     // A broken retirement for the loom model: the old table is freed at once,
@@ -404,17 +414,16 @@ impl<T: Deref<Target = FlagTable<N>>, const N: usize> ReaderOf<T, N> {
         // lets the slot load start without waiting for the shared pointer's load (the compare
         // is a predicted branch, not a data dependency).
         let seen = self.seen.get();
-        let mut p: *const Table<N> = seen;
         if !core::ptr::eq(self.table.current.load(Ordering::Acquire), seen) {
-            p = self.advance();
+            self.advance();
         }
-        self.deref_seen(p)
+        self.held()
     }
 
-    /// The table behind `seen`, or behind what `advance` just returned (which it also stored in
-    /// `seen`).
+    /// The table this reader holds (`seen`).
     #[inline(always)]
-    fn deref_seen(&self, p: *const Table<N>) -> &Table<N> {
+    fn held(&self) -> &Table<N> {
+        let p = self.seen.get();
         // SAFETY: `seen` is always either a pointer loaded under this reader's current pin (by
         // `new()`, which pins first, or by `advance`, which re-pins and then loads), or the
         // table's `idle` table (set by `quiesce`, which unpins), which the `FlagTable` owns
@@ -431,7 +440,7 @@ impl<T: Deref<Target = FlagTable<N>>, const N: usize> ReaderOf<T, N> {
     /// retired tables can be freed) and load again under the new pin.
     #[cold]
     #[inline(never)]
-    fn advance(&self) -> *const Table<N> {
+    fn advance(&self) {
         match self.guard.take() {
             Some(mut guard) => {
                 // A no-op while a snapshot of this reader holds a nested pin.
@@ -440,9 +449,7 @@ impl<T: Deref<Target = FlagTable<N>>, const N: usize> ReaderOf<T, N> {
             }
             None => self.guard.set(Some(self.handle.pin())),
         }
-        let p = self.table.current.load(Ordering::Acquire);
-        self.seen.set(p);
-        p
+        self.seen.set(self.table.current.load(Ordering::Acquire));
     }
 
     /// Whether the flag is on for this context. Never allocates, locks, blocks or formats.
@@ -454,10 +461,7 @@ impl<T: Deref<Target = FlagTable<N>>, const N: usize> ReaderOf<T, N> {
     #[inline(always)]
     pub fn check<K: FlagKey>(&self, flag: K, ctx: &EvaluationContext) -> bool {
         let slot = flag.index();
-        let on = match self
-            .deref_seen(self.seen.get())
-            .check_unless_retired(slot, ctx)
-        {
+        let on = match self.held().check_unless_retired(slot, ctx) {
             Some(on) => on,
             None => self.check_after_publication(slot, ctx),
         };
@@ -469,11 +473,11 @@ impl<T: Deref<Target = FlagTable<N>>, const N: usize> ReaderOf<T, N> {
     #[cold]
     #[inline(never)]
     fn check_after_publication(&self, slot: usize, ctx: &EvaluationContext) -> bool {
-        // Pairs with the `Release` of the retired mark this check read (relaxed), so the load
-        // in `advance` sees the publication that retired the table, or a later one.
-        crate::sync::fence(Ordering::Acquire);
-        let p = self.advance();
-        self.deref_seen(p).check(slot, ctx)
+        // The load in `advance` returns the marked table or a later one (it loaded the marked
+        // one from the same pointer before). The marked one only while its replacement's swap
+        // is not yet visible here: `check` ignores the mark, and the next check comes back.
+        self.advance();
+        self.held().check(slot, ctx)
     }
 
     /// [`check`](ReaderOf::check) by name, for flags the binary was not built with. A name lookup

@@ -162,3 +162,39 @@ fn a_check_after_a_publication_answers_from_the_new_table() {
         reader.join().unwrap();
     });
 }
+
+/// Model 6 (broken variant: `mark_after_swap`): two publications race while a reader holds
+/// the first table. Once one of them has returned, every table older than the one it
+/// installed is marked, so the reader answers from that table or a later one, never from the
+/// table both replaced (the only one with the flag on). Capacity 1 and the reader on the main
+/// thread, pinned before the publishers start, keep the model small.
+#[test]
+fn racing_publications_leave_no_older_table_unmarked() {
+    fn publish_one(table: &FlagTable<1>, on: bool) -> u64 {
+        let mut config = Config::default();
+        config.features.insert("f".into(), FeatureFlag::new(on));
+        table.publish(table.compile(&config).unwrap().table)
+    }
+    loom::model(|| {
+        let table = Arc::new(FlagTable::<1>::new(&["f"]));
+        publish_one(&table, true);
+        let reader = table.reader();
+        let racers: Vec<_> = (0..2)
+            .map(|_| {
+                let t = Arc::clone(&table);
+                thread::spawn(move || publish_one(&t, false))
+            })
+            .collect();
+        let mut racers = racers.into_iter();
+        let first = racers.next().unwrap();
+        first.join().unwrap();
+        let on = reader.check(0usize, &EvaluationContext::new("n"));
+        assert!(
+            !on,
+            "an answer from a table that a returned publication replaced"
+        );
+        for racer in racers {
+            racer.join().unwrap();
+        }
+    });
+}
