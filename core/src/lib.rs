@@ -58,7 +58,10 @@ pub use compile::{
 pub use context::{Attribute, EvaluationContext};
 pub use eval::{ConditionKind, Detail, Evaluation, Reason, TargetKind};
 pub use model::Environment;
-pub use table::{ArcReader, FlagTable, Reader, ReaderOf, Snapshot, DEFAULT_CAPACITY};
+pub use table::{
+    ArcReader, CountedArcReader, FlagTable, Reader, ReaderOf, Snapshot, Uncounted, Usage,
+    DEFAULT_CAPACITY,
+};
 
 /// A value that names a flag slot in a [`FlagTable`].
 ///

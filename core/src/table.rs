@@ -346,15 +346,40 @@ unsafe impl<T: Send> Send for SendPtr<T> {}
 /// on should [`quiesce`](ReaderOf::quiesce) (or drop) its reader.
 ///
 /// `T` is how the reader holds its table: a borrow ([`Reader`]) or an `Arc` ([`ArcReader`]).
-pub struct ReaderOf<T: Deref<Target = FlagTable<N>>, const N: usize> {
+/// `U` is how it counts its answers: not at all ([`Uncounted`], the default), or in a usage
+/// shard ([`FixedShard`], see [`with_usage`](ReaderOf::with_usage)). A type, not an `Option`:
+/// a counted check does not test whether it counts, and an uncounted one has no count code.
+pub struct ReaderOf<T: Deref<Target = FlagTable<N>>, const N: usize, U: Usage<N> = Uncounted> {
     // Field order: the guard is dropped before the handle, and both before the table.
     guard: Cell<Option<Guard>>,
     handle: LocalHandle,
     /// The last table pointer this reader saw.
     seen: Cell<*const Table<N>>,
-    /// Where this reader counts its answers, if anywhere.
-    usage: Option<FixedShard<N>>,
+    /// Where this reader counts its answers.
+    usage: U,
     table: T,
+}
+
+/// How a [`ReaderOf`] counts the answers of its checks.
+pub trait Usage<const N: usize> {
+    /// Counts one answer for a slot.
+    fn count(&self, slot: usize, on: bool);
+}
+
+/// A reader that does not count its answers.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Uncounted;
+
+impl<const N: usize> Usage<N> for Uncounted {
+    #[inline(always)]
+    fn count(&self, _slot: usize, _on: bool) {}
+}
+
+impl<const N: usize> Usage<N> for FixedShard<N> {
+    #[inline(always)]
+    fn count(&self, slot: usize, on: bool) {
+        FixedShard::count(self, slot, on);
+    }
 }
 
 /// A reader that borrows its table.
@@ -363,7 +388,13 @@ pub type Reader<'a, const N: usize = DEFAULT_CAPACITY> = ReaderOf<&'a FlagTable<
 /// A reader that shares ownership of its table.
 pub type ArcReader<const N: usize = DEFAULT_CAPACITY> = ReaderOf<Arc<FlagTable<N>>, N>;
 
-impl<T: Deref<Target = FlagTable<N>>, const N: usize> fmt::Debug for ReaderOf<T, N> {
+/// An [`ArcReader`] that counts its answers in a usage shard.
+pub type CountedArcReader<const N: usize = DEFAULT_CAPACITY> =
+    ReaderOf<Arc<FlagTable<N>>, N, FixedShard<N>>;
+
+impl<T: Deref<Target = FlagTable<N>>, const N: usize, U: Usage<N>> fmt::Debug
+    for ReaderOf<T, N, U>
+{
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Reader")
             .field("generation", &self.generation())
@@ -380,7 +411,7 @@ impl<T: Deref<Target = FlagTable<N>>, const N: usize> ReaderOf<T, N> {
             guard: Cell::new(Some(guard)),
             handle,
             seen: Cell::new(seen),
-            usage: None,
+            usage: Uncounted,
             table,
         }
     }
@@ -393,15 +424,29 @@ impl<T: Deref<Target = FlagTable<N>>, const N: usize> ReaderOf<T, N> {
     /// If the shard was not made for this table's capacity
     /// (`UsageShard::new(table.capacity())`): the reader counts without a bounds check of
     /// its own, against the capacity it checks slots against.
-    pub fn with_usage(mut self, shard: UsageShard) -> Self {
+    pub fn with_usage(self, shard: UsageShard) -> ReaderOf<T, N, FixedShard<N>> {
         let slots = shard.slots();
-        match shard.fixed::<N>() {
-            Some(fixed) => self.usage = Some(fixed),
-            None => panic!("a usage shard of {slots} slots for a table of capacity {N}"),
+        let Some(usage) = shard.fixed::<N>() else {
+            panic!("a usage shard of {slots} slots for a table of capacity {N}");
+        };
+        let ReaderOf {
+            guard,
+            handle,
+            seen,
+            table,
+            ..
+        } = self;
+        ReaderOf {
+            guard,
+            handle,
+            seen,
+            usage,
+            table,
         }
-        self
     }
+}
 
+impl<T: Deref<Target = FlagTable<N>>, const N: usize, U: Usage<N>> ReaderOf<T, N, U> {
     /// The table this reader checks against.
     pub fn table(&self) -> &FlagTable<N> {
         &self.table
@@ -501,12 +546,10 @@ impl<T: Deref<Target = FlagTable<N>>, const N: usize> ReaderOf<T, N> {
         self.current().explain(flag.index(), ctx)
     }
 
-    /// Counts an answer in this reader's shard, if it has one.
+    /// Counts an answer in this reader's shard (nothing, for an [`Uncounted`] reader).
     #[inline(always)]
     fn count(&self, slot: usize, on: bool) {
-        if let Some(usage) = &self.usage {
-            usage.count(slot, on);
-        }
+        self.usage.count(slot, on);
     }
 
     /// [`explain`](ReaderOf::explain) by name.

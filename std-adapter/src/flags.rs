@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use vexil_core::model::Config;
 use vexil_core::usage::{FixedShard, UsageShard};
 use vexil_core::{
-    ArcReader, Evaluation, EvaluationContext, FlagKey, FlagTable, Snapshot, DEFAULT_CAPACITY,
+    CountedArcReader, Evaluation, EvaluationContext, FlagKey, FlagTable, Snapshot, DEFAULT_CAPACITY,
 };
 
 use crate::audit::{AuditLog, Entry, Outcome};
@@ -328,7 +328,7 @@ impl<const N: usize> Flags<N> {
     /// A per-thread reader for hot paths: about a nanosecond per check, counted in its own
     /// usage shard. Keep it; drop it (or [`quiesce`](vexil_core::ReaderOf::quiesce) it) when
     /// the thread goes idle for long.
-    pub fn reader(&self) -> ArcReader<N> {
+    pub fn reader(&self) -> CountedArcReader<N> {
         let shard = self.inner.usage.shard(N);
         self.inner.table.arc_reader().with_usage(shard)
     }
