@@ -13,9 +13,9 @@
 //!   as retired before its swap (so once a publication has returned, every older table is
 //!   marked, however publications race), and a retired byte fails the plain kinds' one
 //!   compare. Only then does the check go out of line: a re-pin (cheap: no fence) and a load
-//!   of the shared pointer. So retired tables are freed after the next
-//!   publication that every reader has observed. The reader's other methods (`explain`,
-//!   `check_name`, `snapshot`, `generation`) compare the shared pointer with the held one.
+//!   of the shared pointer. So retired tables are freed after the next publication that every
+//!   reader has observed. The reader's other methods (`explain`, `check_name`, `snapshot`,
+//!   `generation`) compare the shared pointer with the held one.
 //! * A [`Snapshot`] holds its own (nested, fence-free) pin and one table pointer, so several
 //!   checks answer from one version; while a snapshot lives, its reader does not re-pin.
 //! * The generation counter is raised (`fetch_max`, `Release`) after each successful swap, so
@@ -510,7 +510,7 @@ impl<T: Deref<Target = FlagTable<N>>, const N: usize, U: Usage<N>> ReaderOf<T, N
             Some(on) => on,
             None => self.check_after_publication(slot, ctx),
         };
-        self.count(slot, on);
+        self.usage.count(slot, on);
         on
     }
 
@@ -533,7 +533,7 @@ impl<T: Deref<Target = FlagTable<N>>, const N: usize, U: Usage<N>> ReaderOf<T, N
         match table.lookup(name) {
             Some(slot) => {
                 let on = table.check(slot, ctx);
-                self.count(slot, on);
+                self.usage.count(slot, on);
                 on
             }
             None => false,
@@ -544,12 +544,6 @@ impl<T: Deref<Target = FlagTable<N>>, const N: usize, U: Usage<N>> ReaderOf<T, N
     #[inline]
     pub fn explain<K: FlagKey>(&self, flag: K, ctx: &EvaluationContext) -> Evaluation {
         self.current().explain(flag.index(), ctx)
-    }
-
-    /// Counts an answer in this reader's shard (nothing, for an [`Uncounted`] reader).
-    #[inline(always)]
-    fn count(&self, slot: usize, on: bool) {
-        self.usage.count(slot, on);
     }
 
     /// [`explain`](ReaderOf::explain) by name.
