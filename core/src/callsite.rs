@@ -1,13 +1,19 @@
 //! The call-site cache protocol behind `feature_enabled!` (the std adapter owns the statics).
 //!
-//! A global [`Epoch`] moves by 2 after every publication and context change; its low bit set
-//! means "do not cache" (around time boundaries). A [`CallSite`] caches `(epoch << 1) | answer`
-//! in one word. A call loads the epoch (`Acquire`) and the word; if the word carries the
-//! current even epoch, its answer stands. Otherwise the answer is computed and stored tagged
-//! with the epoch read *before* computing, so an answer computed from an old table is never
-//! tagged with a newer epoch.
+//! A global [`Epoch`] moves by 2 after every publication and context change, so its low bit is
+//! always clear; its top bit set means "do not cache" (around time boundaries). A [`CallSite`]
+//! caches `epoch | answer` in one word, for epochs whose top bit is clear. A call loads the
+//! epoch (`Acquire`) and the word; `word ^ epoch` is 0 or 1 exactly when the word carries the
+//! current epoch and caching is on, and is then the answer: one xor, one compare. Otherwise the
+//! answer is computed and stored tagged with the epoch read *before* computing, so an answer
+//! computed from an old table is never tagged with a newer epoch.
 
 use crate::sync::{AtomicU64, Ordering};
+
+/// The epoch's "do not cache" bit. Epochs count in the bits below it, by 2 (so the low bit is
+/// free for a call site's answer); they reach it after 2^62 invalidations, which no process
+/// lives to see.
+const NO_CACHE: u64 = 1 << 63;
 
 /// The global epoch of cached answers.
 #[derive(Debug)]
@@ -43,10 +49,8 @@ impl Epoch {
         let _ = self
             .0
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |e| {
-                Some(match (on, e & 1) {
-                    (true, 1) | (false, 0) => e + 1,
-                    _ => e,
-                })
+                let caching = e & NO_CACHE == 0;
+                (caching != on).then_some((e ^ NO_CACHE).wrapping_add(2))
             });
     }
 }
@@ -91,14 +95,21 @@ impl CallSite {
     ) -> bool {
         let e = epoch.load();
         let word = self.0.load(Ordering::Relaxed);
-        // Words are stored only for even epochs (and the empty word is epoch 0's), so a word
-        // that carries `e` also says that `e` is even: caching is on.
-        if word >> 1 == e {
-            let on = word & 1 == 1;
-            hit(on);
-            return on;
+        // Words are stored only for epochs without the "do not cache" bit (and the empty word
+        // is epoch 0's), so a word that carries `e` also says that caching is on; `e`'s low bit
+        // is clear, so the difference is the answer. One arm per answer: each counts and
+        // returns a constant, so the answer needs no test of its own.
+        match word ^ e {
+            1 => {
+                hit(true);
+                true
+            }
+            0 => {
+                hit(false);
+                false
+            }
+            _ => self.refresh(epoch, e, compute),
         }
-        self.refresh(epoch, e, compute)
     }
 
     #[cold]
@@ -115,8 +126,8 @@ impl CallSite {
             let _ = epoch;
             compute()
         };
-        if e & 1 == 0 {
-            self.0.store((e << 1) | u64::from(on), Ordering::Relaxed);
+        if e & NO_CACHE == 0 {
+            self.0.store(e | u64::from(on), Ordering::Relaxed);
         }
         on
     }
@@ -124,7 +135,7 @@ impl CallSite {
     /// The cached `(epoch, answer)`, for tests and models.
     pub fn cached(&self) -> (u64, bool) {
         let w = self.0.load(Ordering::Relaxed);
-        (w >> 1, w & 1 == 1)
+        (w & !1, w & 1 == 1)
     }
 }
 
@@ -169,8 +180,12 @@ mod tests {
     fn an_answer_is_served_only_under_the_epoch_it_was_cached_in() {
         let epochs = epochs();
         assert!(
-            epochs.iter().any(|e| e & 1 != 0),
+            epochs.iter().any(|e| e & NO_CACHE != 0),
             "some epochs do not cache"
+        );
+        assert!(
+            epochs.iter().all(|e| e & 1 == 0),
+            "the low bit is the answer's"
         );
         for (i, &cached_in) in epochs.iter().enumerate() {
             for on in [false, true] {
@@ -178,7 +193,7 @@ mod tests {
                 let at = Epoch(AtomicU64::new(cached_in));
                 assert_eq!(site.check(&at, || on), on);
                 let stored = site.cached() == (cached_in, on);
-                assert_eq!(stored, cached_in & 1 == 0, "epoch {cached_in:#b}");
+                assert_eq!(stored, cached_in & NO_CACHE == 0, "epoch {cached_in:#x}");
                 for (j, &later) in epochs.iter().enumerate() {
                     let at = Epoch(AtomicU64::new(later));
                     let mut computed = false;
@@ -189,15 +204,11 @@ mod tests {
                     let hit = stored && i == j;
                     assert_eq!(
                         computed, !hit,
-                        "cached in {cached_in:#b}, asked in {later:#b}"
+                        "cached in {cached_in:#x}, asked in {later:#x}"
                     );
                     assert_eq!(answer, if hit { on } else { !on });
                     // The word as it was, for the next epoch.
-                    let word = if stored {
-                        cached_in << 1 | u64::from(on)
-                    } else {
-                        0
-                    };
+                    let word = if stored { cached_in | u64::from(on) } else { 0 };
                     site.0.store(word, Ordering::Relaxed);
                 }
             }

@@ -103,6 +103,26 @@ impl<const N: usize> FixedShard<N> {
     /// Counts one answer; `slot` below `N` (else nothing is counted).
     #[inline(always)]
     pub fn count(&self, slot: usize, on: bool) {
+        self.counters().count(slot, on);
+    }
+
+    /// The counters themselves, borrowed from this handle: a holder that keeps the handle
+    /// alive (a leaked one gives `'static` counters) counts through them with one load fewer
+    /// than through the handle, which points at them.
+    #[inline(always)]
+    pub fn counters(&self) -> Counters<'_, N> {
+        Counters(&self.0)
+    }
+}
+
+/// A [`FixedShard`]'s counters, borrowed (see [`FixedShard::counters`]). Same one-writer rule.
+#[derive(Clone, Copy, Debug)]
+pub struct Counters<'a, const N: usize>(&'a [[AtomicUsize; 2]; N]);
+
+impl<const N: usize> Counters<'_, N> {
+    /// Counts one answer; `slot` below `N` (else nothing is counted).
+    #[inline(always)]
+    pub fn count(self, slot: usize, on: bool) {
         if let Some(pair) = self.0.get(slot) {
             bump(pair, on);
         }

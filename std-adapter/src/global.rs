@@ -3,30 +3,31 @@
 //! ## The call-site cache
 //!
 //! Each `feature_enabled!` call site has a static word holding `(epoch, answer)`. A call loads
-//! the global epoch (`Acquire`) and the site's word (`Relaxed`); if the word carries the current
-//! epoch, its answer is returned: two loads and a compare, no pin, no lock, and the answer is
-//! counted in the calling thread's own usage shard (see below). Otherwise the call evaluates
-//! through the installed [`Flags`] against the process-wide context and stores the answer
-//! tagged with the epoch it read *before* evaluating, so an answer computed from an old table
-//! can never be tagged with a newer epoch.
+//! the global epoch (`Acquire`) and the site's word (`Relaxed`); if the word carries the
+//! current epoch, its answer is returned: two loads, an xor and a compare, no pin, no lock, and
+//! the answer is counted in the calling thread's own usage shard (see below). Otherwise the
+//! call evaluates through the installed [`Flags`] against the process-wide context and stores
+//! the answer tagged with the epoch it read *before* evaluating, so an answer computed from an
+//! old table can never be tagged with a newer epoch.
 //!
 //! The epoch goes up (by 2) after every publication of any [`Flags`] and every
 //! [`set_context`]: a cached answer is never served once a reload or a new context has been
 //! published. Answers that depend on time (`after`/`before`, experiment windows) change at
-//! their instant: a timer thread makes the epoch odd — odd means "do not cache", every call
-//! evaluates against the clock — from [`TIME_LEAD`] before each such instant until just after
-//! it, then makes it even again. So a call site pays the full check only within those short
-//! windows (and once after each invalidation).
+//! their instant: a timer thread sets the epoch's "do not cache" bit — every call evaluates
+//! against the clock — from [`TIME_LEAD`] before each such instant until just after it, then
+//! clears it again (each change moves the epoch too). So a call site pays the full check only
+//! within those short windows (and once after each invalidation).
 //!
 //! ## Usage counts
 //!
 //! Every answer is counted in `vexil_checks_total`, cached or not: an evaluated one by
 //! [`Flags::check`], a cached one in a usage shard that the calling thread leases on its first
-//! cached answer (a thread-local without a destructor, so finding it is one load). When the
-//! thread ends, its shard goes back to a spare list for the next thread, so there are never more
-//! shards than threads that counted at one time; each stays registered with the installed
-//! flags for folding. An answer served while the thread's thread-locals are torn down (a
-//! destructor that checks a flag) is counted in a shard of its own.
+//! cached answer (a thread-local without a destructor holding the shard's counters, so finding
+//! them is one load). When the thread ends, its shard goes back to a spare list for the next
+//! thread, so there are never more shards than threads that counted at one time; each stays
+//! registered with the installed flags for folding. An answer served while the thread's
+//! thread-locals are torn down (a destructor that checks a flag) is counted in a shard of its
+//! own.
 
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
@@ -40,7 +41,8 @@ use crate::Flags;
 /// How long before a time condition falls due the call-site caches stop caching.
 pub const TIME_LEAD: Duration = Duration::from_millis(50);
 
-/// Even: answers may be cached for this epoch. Odd: nothing is cached. 0: nothing installed.
+/// Answers may be cached for this epoch unless its "do not cache" bit is set. 0: nothing
+/// installed.
 static EPOCH: Epoch = Epoch::new();
 static FLAGS: OnceLock<Flags> = OnceLock::new();
 static CONTEXT: RwLock<Option<Arc<EvaluationContext>>> = RwLock::new(None);
@@ -80,8 +82,8 @@ pub fn context() -> Arc<EvaluationContext> {
         .unwrap_or_default()
 }
 
-/// Makes every call site re-evaluate. The epoch moves by 2, keeping its parity: inside a
-/// no-cache window around a time boundary it stays odd.
+/// Makes every call site re-evaluate. The epoch moves by 2, keeping its "do not cache" bit:
+/// inside a no-cache window around a time boundary it stays set.
 pub(crate) fn invalidate() {
     EPOCH.invalidate();
 }
@@ -144,7 +146,7 @@ pub mod __private {
     use super::*;
     use std::cell::Cell;
     use std::sync::Mutex;
-    use vexil_core::usage::FixedShard;
+    use vexil_core::usage::{Counters, FixedShard};
     use vexil_core::DEFAULT_CAPACITY;
 
     /// One call site (see [`vexil_core::callsite`]).
@@ -195,7 +197,7 @@ pub mod __private {
                 lease.0.set(Some(shard));
                 shard
             });
-            HITS.with(|hits| hits.set(Some(shard)));
+            HITS.with(|hits| hits.set(Some(shard.counters())));
             shard.count(slot, on);
         });
         if leased.is_err() {
@@ -222,9 +224,11 @@ pub mod __private {
     }
 
     thread_local! {
-        /// This thread's shard for cached answers. Without a destructor, so reading it is one
-        /// load (a thread-local with one checks its state first).
-        static HITS: Cell<Option<&'static Shard>> = const { Cell::new(None) };
+        /// The counters of this thread's shard, for cached answers. Without a destructor, so
+        /// reading it is one load (a thread-local with one checks its state first); the
+        /// counters themselves, not the shard, so a count needs no second load to find them
+        /// (the shard is leaked: they live as long as the process).
+        static HITS: Cell<Option<Counters<'static, DEFAULT_CAPACITY>>> = const { Cell::new(None) };
         static LEASE: Lease = const { Lease(Cell::new(None)) };
     }
 
