@@ -1,6 +1,9 @@
 //! Every check case beside its floor, measured in the same run (ratios in BENCHMARKS.md).
 //! Checks go through `Flags::reader()`, so usage counting is on.
 //!
+//! When it ends it prints every case's ratio to its floor, both from this process
+//! ([`vexil_benches::report`]).
+//!
 //! Floors:
 //! * plain: one `AtomicU64` acquire load;
 //! * rollout: that load, a wyhash of the node id and a compare against a threshold;
@@ -10,7 +13,7 @@
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, Criterion};
 use vexil::bucketing::SECRET;
 use vexil::{EvaluationContext, FlagKey};
 use vexil_benches::{bench_flags, FlagId};
@@ -176,4 +179,20 @@ fn reload(c: &mut Criterion) {
 }
 
 criterion_group!(benches, checks, reload);
-criterion_main!(benches);
+
+/// `criterion_main!`, then the ratio table of the check cases this process measured.
+fn main() {
+    let started = std::time::SystemTime::now();
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    let dir = vexil_benches::report::criterion_dir().join("check");
+    match vexil_benches::report::medians(&dir, started) {
+        Ok(medians) if medians.is_empty() => {}
+        Ok(medians) => println!(
+            "\nRatios to the floors measured in this run ({}):\n\n{}",
+            dir.display(),
+            vexil_benches::report::ratio_table(vexil_benches::report::CHECK_CASES, &medians)
+        ),
+        Err(e) => eprintln!("no ratio table: {e}"),
+    }
+}

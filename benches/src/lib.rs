@@ -3,6 +3,8 @@
 
 include!(concat!(env!("OUT_DIR"), "/vexil_flags.rs"));
 
+pub mod report;
+
 use std::path::PathBuf;
 
 use vexil::{FlagTable, Flags};
