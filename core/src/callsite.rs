@@ -4,9 +4,9 @@
 //! always clear; its top bit set means "do not cache" (around time boundaries). A [`CallSite`]
 //! caches `epoch | answer` in one word, for epochs whose top bit is clear. A call loads the
 //! epoch (`Acquire`) and the word; `word ^ epoch` is 0 or 1 exactly when the word carries the
-//! current epoch and caching is on, and is then the answer: one xor, one compare. Otherwise the
-//! answer is computed and stored tagged with the epoch read *before* computing, so an answer
-//! computed from an old table is never tagged with a newer epoch.
+//! current epoch and caching is on, and is then the answer (an xor and two compares, no shift).
+//! Otherwise the answer is computed and stored tagged with the epoch read *before* computing,
+//! so an answer computed from an old table is never tagged with a newer epoch.
 
 use crate::sync::{AtomicU64, Ordering};
 

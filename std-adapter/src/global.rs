@@ -4,11 +4,11 @@
 //!
 //! Each `feature_enabled!` call site has a static word holding `(epoch, answer)`. A call loads
 //! the global epoch (`Acquire`) and the site's word (`Relaxed`); if the word carries the
-//! current epoch, its answer is returned: two loads, an xor and a compare, no pin, no lock, and
-//! the answer is counted in the calling thread's own usage shard (see below). Otherwise the
-//! call evaluates through the installed [`Flags`] against the process-wide context and stores
-//! the answer tagged with the epoch it read *before* evaluating, so an answer computed from an
-//! old table can never be tagged with a newer epoch.
+//! current epoch, its answer is returned: two loads, an xor and two compares, no pin, no
+//! lock, and the answer is counted in the calling thread's own usage shard (see below).
+//! Otherwise the call evaluates through the installed [`Flags`] against the process-wide
+//! context and stores the answer tagged with the epoch it read *before* evaluating, so an
+//! answer computed from an old table can never be tagged with a newer epoch.
 //!
 //! The epoch goes up (by 2) after every publication of any [`Flags`] and every
 //! [`set_context`]: a cached answer is never served once a reload or a new context has been
