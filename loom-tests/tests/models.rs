@@ -12,7 +12,7 @@ use vexil_core::{EvaluationContext, FlagTable};
 
 type Table = FlagTable<4>;
 
-fn publish(table: &Table, on: bool) -> u64 {
+fn publish<const N: usize>(table: &FlagTable<N>, on: bool) -> u64 {
     let mut config = Config::default();
     config.features.insert("f".into(), FeatureFlag::new(on));
     table.publish(table.compile(&config).unwrap().table)
@@ -170,31 +170,21 @@ fn a_check_after_a_publication_answers_from_the_new_table() {
 /// thread, pinned before the publishers start, keep the model small.
 #[test]
 fn racing_publications_leave_no_older_table_unmarked() {
-    fn publish_one(table: &FlagTable<1>, on: bool) -> u64 {
-        let mut config = Config::default();
-        config.features.insert("f".into(), FeatureFlag::new(on));
-        table.publish(table.compile(&config).unwrap().table)
-    }
     loom::model(|| {
         let table = Arc::new(FlagTable::<1>::new(&["f"]));
-        publish_one(&table, true);
+        publish(&table, true);
         let reader = table.reader();
-        let racers: Vec<_> = (0..2)
-            .map(|_| {
-                let t = Arc::clone(&table);
-                thread::spawn(move || publish_one(&t, false))
-            })
-            .collect();
-        let mut racers = racers.into_iter();
-        let first = racers.next().unwrap();
+        let racer = || {
+            let t = Arc::clone(&table);
+            thread::spawn(move || publish(&t, false))
+        };
+        let (first, second) = (racer(), racer());
         first.join().unwrap();
         let on = reader.check(0usize, &EvaluationContext::new("n"));
         assert!(
             !on,
             "an answer from a table that a returned publication replaced"
         );
-        for racer in racers {
-            racer.join().unwrap();
-        }
+        second.join().unwrap();
     });
 }
