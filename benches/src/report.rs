@@ -121,6 +121,12 @@ pub const CHECK_CASES: &[Case] = &[
         Some(1.5),
     ),
     case(
+        "feature_enabled_cached_constant_flag",
+        "`feature_enabled!` cached, the flag a constant",
+        PLAIN,
+        None,
+    ),
+    case(
         "flags_check_pinned_per_call",
         "`Flags::check` (pins per call)",
         PLAIN,

@@ -1,19 +1,32 @@
 //! The call-site cache protocol behind `feature_enabled!` (the std adapter owns the statics).
 //!
-//! A global [`Epoch`] moves by 2 after every publication and context change, so its low bit is
-//! always clear; its top bit set means "do not cache" (around time boundaries). A [`CallSite`]
-//! caches `epoch | answer` in one word, for epochs whose top bit is clear. A call loads the
-//! epoch (`Acquire`) and the word; `word ^ epoch` is 0 or 1 exactly when the word carries the
-//! current epoch and caching is on, and is then the answer (an xor and two compares, no shift).
-//! Otherwise the answer is computed and stored tagged with the epoch read *before* computing,
-//! so an answer computed from an old table is never tagged with a newer epoch.
+//! A global [`Epoch`] moves by 2^16 after every publication and context change, so its low 16
+//! bits are always clear; its top bit set means "do not cache" (around time boundaries). A
+//! [`CallSite`] caches `epoch | answer << 15 | key` in one word, for epochs whose top bit is
+//! clear: the key (the flag's slot, below [`KEYS`]) is part of the word, so a site given
+//! different flags never serves one flag's answer for another. A call loads the epoch
+//! (`Acquire`) and the word; `word ^ epoch ^ key` is 0 or 2^15 exactly when the word carries
+//! the current epoch and the same key and caching is on, and then says the answer (two xors
+//! and two compares; with a constant key, as in `feature_enabled!(FlagId::X)`, one xor folds
+//! into an immediate). Otherwise the answer is computed and stored tagged with the epoch read
+//! *before* computing, so an answer computed from an old table is never tagged with a newer
+//! epoch.
 
 use crate::sync::{AtomicU64, Ordering};
 
-/// The epoch's "do not cache" bit. Epochs count in the bits below it, by 2 (so the low bit is
-/// free for a call site's answer); they reach it after 2^62 invalidations, which no process
-/// lives to see.
+/// The epoch's "do not cache" bit. Epochs count in the bits below it, by [`STEP`]; they reach
+/// it after 2^47 invalidations (4,000 years at 1,000 reloads a second).
 const NO_CACHE: u64 = 1 << 63;
+
+/// Keys below this are cached; a call with a larger key is computed every time. A word's bits
+/// 0-14 hold its key.
+pub const KEYS: usize = 1 << 15;
+
+/// A word's answer bit, above its key.
+const ON: u64 = KEYS as u64;
+
+/// How far the epoch moves on each invalidation: past the key and the answer.
+const STEP: u64 = ON << 1;
 
 /// The global epoch of cached answers.
 #[derive(Debug)]
@@ -41,7 +54,7 @@ impl Epoch {
     /// Invalidates every cached answer (after a publication or a context change), keeping the
     /// "do not cache" bit as it is.
     pub fn invalidate(&self) {
-        self.0.fetch_add(2, Ordering::AcqRel);
+        self.0.fetch_add(STEP, Ordering::AcqRel);
     }
 
     /// Turns caching on or off (off around time boundaries); a change is an invalidation too.
@@ -50,7 +63,7 @@ impl Epoch {
             .0
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |e| {
                 let caching = e & NO_CACHE == 0;
-                (caching != on).then_some((e ^ NO_CACHE).wrapping_add(2))
+                (caching != on).then_some((e ^ NO_CACHE).wrapping_add(STEP))
             });
     }
 }
@@ -66,7 +79,7 @@ impl Default for Epoch {
 pub struct CallSite(AtomicU64);
 
 impl CallSite {
-    /// An empty call site (its word matches only epoch 0, whose answer is `false`).
+    /// An empty call site (its word matches only epoch 0 and key 0, whose answer is `false`).
     #[cfg(not(vexil_loom))]
     pub const fn new() -> CallSite {
         CallSite(AtomicU64::new(0))
@@ -78,10 +91,11 @@ impl CallSite {
         CallSite(AtomicU64::new(0))
     }
 
-    /// The cached answer for the current epoch, or `compute()`'s, cached when caching is on.
+    /// The cached answer for `key` in the current epoch, or `compute()`'s, cached when caching
+    /// is on and `key` is below [`KEYS`].
     #[inline(always)]
-    pub fn check(&self, epoch: &Epoch, compute: impl FnOnce() -> bool) -> bool {
-        self.check_counting(epoch, |_| {}, compute)
+    pub fn check(&self, epoch: &Epoch, key: usize, compute: impl FnOnce() -> bool) -> bool {
+        self.check_counting(epoch, key, |_| {}, compute)
     }
 
     /// [`check`](CallSite::check), calling `hit(answer)` when the cached answer is served
@@ -90,17 +104,24 @@ impl CallSite {
     pub fn check_counting(
         &self,
         epoch: &Epoch,
+        key: usize,
         hit: impl FnOnce(bool),
         compute: impl FnOnce() -> bool,
     ) -> bool {
+        if key >= KEYS {
+            // No word can hold it: a larger key would alias a smaller one's bits or the epoch's.
+            return compute();
+        }
+        let key = key as u64;
         let e = epoch.load();
         let word = self.0.load(Ordering::Relaxed);
         // Words are stored only for epochs without the "do not cache" bit (and the empty word
-        // is epoch 0's), so a word that carries `e` also says that caching is on; `e`'s low bit
-        // is clear, so the difference is the answer. One arm per answer: each counts and
-        // returns a constant, so the answer needs no test of its own.
-        match word ^ e {
-            1 => {
+        // is epoch 0's, with key 0), so a word that carries `e` also says that caching is on;
+        // the epoch's low 16 bits are clear, so with the same key what is left is the answer's
+        // bit. One arm per answer: each counts and returns a constant, so the answer needs no
+        // test of its own.
+        match word ^ e ^ key {
+            ON => {
                 hit(true);
                 true
             }
@@ -108,13 +129,13 @@ impl CallSite {
                 hit(false);
                 false
             }
-            _ => self.refresh(epoch, e, compute),
+            _ => self.refresh(epoch, e, key, compute),
         }
     }
 
     #[cold]
     #[inline(never)]
-    fn refresh(&self, epoch: &Epoch, e: u64, compute: impl FnOnce() -> bool) -> bool {
+    fn refresh(&self, epoch: &Epoch, e: u64, key: u64, compute: impl FnOnce() -> bool) -> bool {
         #[cfg(vexil_loom_broken = "epoch_after_compute")]
         let (on, e) = {
             let _ = e;
@@ -127,15 +148,16 @@ impl CallSite {
             compute()
         };
         if e & NO_CACHE == 0 {
-            self.0.store(e | u64::from(on), Ordering::Relaxed);
+            self.0
+                .store(e | if on { ON } else { 0 } | key, Ordering::Relaxed);
         }
         on
     }
 
-    /// The cached `(epoch, answer)`, for tests and models.
-    pub fn cached(&self) -> (u64, bool) {
+    /// The cached `(epoch, key, answer)`, for tests and models.
+    pub fn cached(&self) -> (u64, usize, bool) {
         let w = self.0.load(Ordering::Relaxed);
-        (w & !1, w & 1 == 1)
+        (w & !(STEP - 1), w as usize & (KEYS - 1), w & ON != 0)
     }
 }
 
@@ -173,7 +195,9 @@ mod tests {
     #[test]
     fn before_an_install_every_site_answers_false() {
         let (site, epoch) = (CallSite::new(), Epoch::new());
-        assert!(!site.check(&epoch, || panic!("nothing is evaluated before an install")));
+        assert!(!site.check(&epoch, 0, || panic!(
+            "nothing is evaluated before an install"
+        )));
     }
 
     #[test]
@@ -184,20 +208,20 @@ mod tests {
             "some epochs do not cache"
         );
         assert!(
-            epochs.iter().all(|e| e & 1 == 0),
-            "the low bit is the answer's"
+            epochs.iter().all(|e| e & (STEP - 1) == 0),
+            "the low 16 bits are the key's and the answer's"
         );
         for (i, &cached_in) in epochs.iter().enumerate() {
             for on in [false, true] {
                 let site = CallSite::new();
                 let at = Epoch(AtomicU64::new(cached_in));
-                assert_eq!(site.check(&at, || on), on);
-                let stored = site.cached() == (cached_in, on);
+                assert_eq!(site.check(&at, 5, || on), on);
+                let stored = site.cached() == (cached_in, 5, on);
                 assert_eq!(stored, cached_in & NO_CACHE == 0, "epoch {cached_in:#x}");
                 for (j, &later) in epochs.iter().enumerate() {
                     let at = Epoch(AtomicU64::new(later));
                     let mut computed = false;
-                    let answer = site.check(&at, || {
+                    let answer = site.check(&at, 5, || {
                         computed = true;
                         !on
                     });
@@ -208,10 +232,54 @@ mod tests {
                     );
                     assert_eq!(answer, if hit { on } else { !on });
                     // The word as it was, for the next epoch.
-                    let word = if stored { cached_in | u64::from(on) } else { 0 };
+                    let word = if stored {
+                        cached_in | (u64::from(on) * ON) | 5
+                    } else {
+                        0
+                    };
                     site.0.store(word, Ordering::Relaxed);
                 }
             }
         }
+    }
+
+    #[test]
+    fn an_answer_is_served_only_for_the_key_it_was_cached_for() {
+        let epoch = Epoch::new();
+        epoch.invalidate();
+        // Keys that share bits with each other, the largest cached key, and keys whose bits
+        // would reach the epoch's if a word held them.
+        let keys = [0, 1, 2, 3, 0x4000, KEYS - 1, KEYS, KEYS + 1, usize::MAX];
+        for &cached_for in &keys {
+            for on in [false, true] {
+                let site = CallSite::new();
+                assert_eq!(site.check(&epoch, cached_for, || on), on);
+                let stored = cached_for < KEYS;
+                assert_eq!(site.cached() == (epoch.load(), cached_for, on), stored);
+                for &asked in &keys {
+                    let mut computed = false;
+                    let answer = site.check(&epoch, asked, || {
+                        computed = true;
+                        !on
+                    });
+                    let hit = stored && asked == cached_for;
+                    assert_eq!(computed, !hit, "cached for {cached_for}, asked for {asked}");
+                    assert_eq!(answer, if hit { on } else { !on });
+                    site.0.store(0, Ordering::Relaxed);
+                    assert_eq!(site.check(&epoch, cached_for, || on), on);
+                }
+            }
+        }
+        // A key whose bits would cancel the change of epoch: an answer cached for key 0, then
+        // one invalidation (epoch STEP to 2 * STEP, which differ by 3 * STEP in their bits).
+        let cancelling = 3 * STEP as usize;
+        let (site, epoch) = (CallSite::new(), Epoch::new());
+        epoch.invalidate();
+        assert!(site.check(&epoch, 0, || true));
+        epoch.invalidate();
+        assert!(
+            !site.check(&epoch, cancelling, || false),
+            "another epoch's answer"
+        );
     }
 }

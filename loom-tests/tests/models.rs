@@ -92,18 +92,18 @@ fn a_call_site_never_pairs_an_old_answer_with_a_new_epoch() {
         let checker = {
             let (epoch, answer, site) =
                 (Arc::clone(&epoch), Arc::clone(&answer), Arc::clone(&site));
-            thread::spawn(move || site.check(&epoch, || answer.load(Ordering::Acquire)))
+            thread::spawn(move || site.check(&epoch, 0, || answer.load(Ordering::Acquire)))
         };
         // The publication: the new answer, then the epoch.
         answer.store(true, Ordering::Release);
         epoch.invalidate();
         checker.join().unwrap();
-        let (tagged, cached) = site.cached();
+        let (tagged, _, cached) = site.cached();
         if tagged == epoch.load() {
             assert!(cached, "an old answer was cached under the new epoch");
         }
         // And the next call answers from the new version.
-        assert!(site.check(&epoch, || answer.load(Ordering::Acquire)));
+        assert!(site.check(&epoch, 0, || answer.load(Ordering::Acquire)));
     });
 }
 

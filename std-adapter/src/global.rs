@@ -2,15 +2,18 @@
 //!
 //! ## The call-site cache
 //!
-//! Each `feature_enabled!` call site has a static word holding `(epoch, answer)`. A call loads
-//! the global epoch (`Acquire`) and the site's word (`Relaxed`); if the word carries the
-//! current epoch, its answer is returned: two loads, an xor and two compares, no pin, no
-//! lock, and the answer is counted in the calling thread's own usage shard (see below).
+//! Each `feature_enabled!` call site has a static word holding `(epoch, flag, answer)`. A call
+//! loads the global epoch (`Acquire`) and the site's word (`Relaxed`); if the word carries the
+//! current epoch and the flag asked for, its answer is returned: two loads, an xor and two
+//! compares (with a constant flag, as in `feature_enabled!(FlagId::X)`), no pin, no lock, and
+//! the answer is counted in the calling thread's own usage shard (see below). A site given
+//! different flags (`feature_enabled!(flag)` in a loop) answers for each, caching the last one
+//! asked; flags from slot 32,768 up are never cached.
 //! Otherwise the call evaluates through the installed [`Flags`] against the process-wide
 //! context and stores the answer tagged with the epoch it read *before* evaluating, so an
 //! answer computed from an old table can never be tagged with a newer epoch.
 //!
-//! The epoch goes up (by 2) after every publication of any [`Flags`] and every
+//! The epoch goes up after every publication of any [`Flags`] and every
 //! [`set_context`]: a cached answer is never served once a reload or a new context has been
 //! published. Answers that depend on time (`after`/`before`, experiment windows) change at
 //! their instant: a timer thread sets the epoch's "do not cache" bit — every call evaluates
@@ -82,7 +85,7 @@ pub fn context() -> Arc<EvaluationContext> {
         .unwrap_or_default()
 }
 
-/// Makes every call site re-evaluate. The epoch moves by 2, keeping its "do not cache" bit:
+/// Makes every call site re-evaluate. The epoch moves on, keeping its "do not cache" bit:
 /// inside a no-cache window around a time boundary it stays set.
 pub(crate) fn invalidate() {
     EPOCH.invalidate();
@@ -167,7 +170,7 @@ pub mod __private {
         pub fn check<K: FlagKey>(&self, flag: K) -> bool {
             let slot = flag.index();
             self.0
-                .check_counting(&EPOCH, |on| count_hit(slot, on), || refresh(slot))
+                .check_counting(&EPOCH, slot, |on| count_hit(slot, on), || refresh(slot))
         }
     }
 

@@ -1,6 +1,7 @@
 //! `feature_enabled!`: a kill switch written to the file is seen as soon as its publication is
 //! announced; a context change is seen at once; a time condition flips exactly at its instant.
-//! One test: the macro's flags and context are process-wide.
+//! One call site given different flags answers for each. One test: the macro's flags and
+//! context are process-wide.
 
 mod support;
 
@@ -27,6 +28,11 @@ fn canary_only() -> bool {
 
 fn timed() -> bool {
     vexil::feature_enabled!(2usize)
+}
+
+/// One call site for whichever flag it is given.
+fn any(flag: usize) -> bool {
+    vexil::feature_enabled!(flag)
 }
 
 mod shadowed {
@@ -76,6 +82,14 @@ fn the_macro_follows_publications_contexts_and_time() {
         assert!(shadowed::parallel_validation());
         assert!(!canary_only());
         assert!(!timed());
+    }
+    // One site given different flags answers for the flag it is given, each time.
+    for round in 0..1000 {
+        assert!(any(0), "round {round}: parallel_validation");
+        assert!(any(0), "round {round}: parallel_validation again");
+        assert!(!any(1), "round {round}: canary_only");
+        assert!(!any(1), "round {round}: canary_only again");
+        assert!(!any(3), "round {round}: a flag the file does not define");
     }
 
     // The kill switch: written to the file, seen as soon as the reload is announced.
