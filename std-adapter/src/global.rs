@@ -245,9 +245,10 @@ pub mod __private {
     }
 }
 
-/// Whether a flag is on for the process-wide context, cached per call site until the next
-/// publication, context change or time boundary (see [`global`](crate::global)). Synchronous;
-/// `false` until [`global::install`](crate::global::install) has run.
+/// Whether a flag is on for the process-wide context, cached per call site (with the flag it
+/// was asked for: a site given another flag evaluates that one) until the next publication,
+/// context change or time boundary (see [`global`](crate::global)). Synchronous; `false` until
+/// [`global::install`](crate::global::install) has run.
 ///
 /// ```no_run
 /// # let flags: vexil::Flags = vexil::Flags::builder("config/features.toml").build().unwrap();
