@@ -6,13 +6,14 @@
 //! loads the global epoch (`Acquire`) and the site's word (`Relaxed`); if the word carries the
 //! current epoch and the flag asked for, its answer is returned: two loads, an xor and two
 //! compares (with a constant flag, as in `feature_enabled!(FlagId::X)`), no pin, no lock, and
-//! the answer is counted in the calling thread's own usage shard (see below). A site given
-//! different flags (`feature_enabled!(flag)` in a loop) answers for each, caching the last one
-//! asked; flags from slot 32,768 up are never cached.
-//! Otherwise the call evaluates through the installed [`Flags`] against the process-wide
-//! context and stores the answer tagged with the epoch it read *before* evaluating, so an
-//! answer computed from an old table can never be tagged with a newer epoch.
-//!
+//! the answer is counted in the calling thread's own usage shard (see below). Otherwise the
+//! call evaluates through the installed [`Flags`] against the process-wide context (the
+//! calling thread's own copy of it, so no lock is taken unless the context changed since the
+//! thread last looked) and stores the answer tagged with the epoch it read *before*
+//! evaluating, so an answer computed from an old table can never be tagged with a newer epoch.
+//! A site given different flags (`feature_enabled!(flag)` in a loop) answers for each, caching
+//! the last one asked; flags from slot 32,768 up are never cached.
+
 //! The epoch goes up after every publication of any [`Flags`] and every
 //! [`set_context`]: a cached answer is never served once a reload or a new context has been
 //! published. Answers that depend on time (`after`/`before`, experiment windows) change at
@@ -32,6 +33,7 @@
 //! thread-locals are torn down (a destructor that checks a flag) is counted in a shard of its
 //! own.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
@@ -49,6 +51,9 @@ pub const TIME_LEAD: Duration = Duration::from_millis(50);
 static EPOCH: Epoch = Epoch::new();
 static FLAGS: OnceLock<Flags> = OnceLock::new();
 static CONTEXT: RwLock<Option<Arc<EvaluationContext>>> = RwLock::new(None);
+/// Moves on with every [`set_context`] (under `CONTEXT`'s write lock), so a thread can tell
+/// whether its own copy of the context is current without taking the lock.
+static CONTEXT_VERSION: AtomicU64 = AtomicU64::new(0);
 
 /// Installs the process-wide flags that `feature_enabled!` checks. Once per process: a second
 /// call hands the flags back.
@@ -72,7 +77,10 @@ pub fn flags() -> Option<&'static Flags> {
 /// Replaces the process-wide context (leave its `now` unset: the flags' clock supplies the
 /// current time). Every call site re-evaluates on its next call.
 pub fn set_context(ctx: EvaluationContext) {
-    *CONTEXT.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(ctx));
+    let mut current = CONTEXT.write().unwrap_or_else(|e| e.into_inner());
+    *current = Some(Arc::new(ctx));
+    CONTEXT_VERSION.fetch_add(1, Ordering::Release);
+    drop(current);
     invalidate();
 }
 
@@ -147,7 +155,7 @@ fn next_instant(flags: &Flags, now: i64) -> Option<i64> {
 pub mod __private {
     //! Not a stable API: the plumbing of `feature_enabled!`.
     use super::*;
-    use std::cell::Cell;
+    use std::cell::{Cell, RefCell};
     use std::sync::Mutex;
     use vexil_core::usage::{Counters, FixedShard};
     use vexil_core::DEFAULT_CAPACITY;
@@ -175,6 +183,14 @@ pub mod __private {
     }
 
     type Shard = FixedShard<DEFAULT_CAPACITY>;
+
+    /// Holds the process-wide context's write lock until the guard is dropped, as
+    /// [`set_context`] does while it replaces the context: for tests that a cached or
+    /// re-evaluated answer does not wait for it.
+    pub fn hold_context_lock(
+    ) -> std::sync::RwLockWriteGuard<'static, Option<Arc<EvaluationContext>>> {
+        CONTEXT.write().unwrap_or_else(|e| e.into_inner())
+    }
 
     /// Counts a cached answer in this thread's shard of the installed flags' usage.
     #[inline(always)]
@@ -233,15 +249,35 @@ pub mod __private {
         /// (the shard is leaked: they live as long as the process).
         static HITS: Cell<Option<Counters<'static, DEFAULT_CAPACITY>>> = const { Cell::new(None) };
         static LEASE: Lease = const { Lease(Cell::new(None)) };
+        /// This thread's copy of the process-wide context, with the version it was taken at.
+        static HELD_CONTEXT: RefCell<Option<(u64, Arc<EvaluationContext>)>> =
+            const { RefCell::new(None) };
     }
 
+    /// Evaluates against the process-wide context. The calling thread keeps its own copy of
+    /// the context, so this takes no lock (and touches no shared count) unless the context
+    /// changed since the thread last looked: inside a no-cache window every call comes here.
     #[cold]
     #[inline(never)]
     fn refresh(slot: usize) -> bool {
-        match FLAGS.get() {
-            Some(flags) => flags.check(slot, &context()),
-            None => false,
-        }
+        let Some(flags) = FLAGS.get() else {
+            return false;
+        };
+        // Read before the context: a copy is never older than the version it is tagged with.
+        let version = CONTEXT_VERSION.load(Ordering::Acquire);
+        let answer = HELD_CONTEXT.try_with(|held| {
+            let mut held = held.try_borrow_mut().ok()?;
+            let ctx = match &*held {
+                Some((v, ctx)) if *v == version => ctx,
+                _ => &held.insert((version, context())).1,
+            };
+            Some(flags.check(slot, ctx))
+        });
+        // While the thread is torn down (or re-entered), through the lock.
+        answer
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| flags.check(slot, &context()))
     }
 }
 
