@@ -153,6 +153,7 @@ impl FlagsBuilder {
             subscribers: Mutex::new(self.subscribers),
             audit,
             usage: Usage::default(),
+            check_duration: metrics::check_duration(),
         });
         match inner.reload() {
             Reload::Applied(_) => {}
@@ -223,6 +224,8 @@ pub(crate) struct Inner<const N: usize> {
     subscribers: Mutex<Vec<Sender<Event>>>,
     audit: Option<Mutex<AuditLog>>,
     usage: Usage,
+    /// `vexil_check_duration_seconds`, registered at build.
+    check_duration: ::metrics::Histogram,
 }
 
 #[derive(Debug, Default)]
@@ -280,7 +283,9 @@ impl<const N: usize> Flags<N> {
             .check(slot, ctx);
         self.count(slot, on);
         if let Some(start) = start {
-            metrics::check_sampled(start.elapsed().as_secs_f64());
+            self.inner
+                .check_duration
+                .record(start.elapsed().as_secs_f64());
         }
         on
     }

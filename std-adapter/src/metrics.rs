@@ -5,7 +5,8 @@
 //! counts in its own [`UsageShard`] and [`Usage::fold`] adds the growth to the facade, off the
 //! hot path (the watcher thread folds once per poll; call it yourself when not watching).
 //! `vexil_check_duration_seconds` is sampled: one check in [`SAMPLE_EVERY`] per thread through
-//! [`Flags::check`](crate::Flags::check) is timed.
+//! [`Flags::check`](crate::Flags::check) is timed, and recorded through a handle registered when
+//! the flags were built (so with the recorder installed then).
 
 use std::sync::Mutex;
 
@@ -63,8 +64,11 @@ pub(crate) fn watch_rescan() {
     metrics::counter!(WATCH_RESCANS).increment(1);
 }
 
-pub(crate) fn check_sampled(seconds: f64) {
-    metrics::histogram!(CHECK_DURATION).record(seconds);
+/// The handle that sampled check durations are recorded through, registered once when
+/// [`Flags`](crate::Flags) are built: recording through it never looks the histogram up in the
+/// recorder's registry (which takes the registry's lock).
+pub(crate) fn check_duration() -> metrics::Histogram {
+    metrics::histogram!(CHECK_DURATION)
 }
 
 pub(crate) fn experiment_assigned(experiment: &str, variant: &str) {

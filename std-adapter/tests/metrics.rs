@@ -90,6 +90,19 @@ fn names_labels_and_values_after_checks_and_reloads() {
         std::fs::write(&path, version(3)).unwrap();
         audited.reload();
         assert_eq!(read(&snapshotter)["vexil_audit_write_failures_total"], 1.0);
+
+        // One `Flags::check` in SAMPLE_EVERY per thread is timed, through the recorder that
+        // was installed when the flags were built.
+        let timed = |m: &HashMap<String, f64>| {
+            m.get("vexil_check_duration_seconds")
+                .copied()
+                .unwrap_or(0.0)
+        };
+        let before = timed(&read(&snapshotter));
+        for _ in 0..2 * vexil::metrics::SAMPLE_EVERY {
+            flags.check(0usize, &ctx);
+        }
+        assert_eq!(timed(&read(&snapshotter)) - before, 2.0);
     });
 }
 
