@@ -153,6 +153,13 @@ fn checks(c: &mut Criterion) {
     g.bench_function("feature_enabled_cached_constant_flag", |b| {
         b.iter(|| vexil::feature_enabled!(FlagId::ParallelValidation))
     });
+    // With the call-site caches off, as inside the window around a time boundary: every call
+    // evaluates against the process-wide context.
+    vexil::global::__private::set_caching(false);
+    g.bench_function("feature_enabled_caching_off", |b| {
+        b.iter(|| vexil::feature_enabled!(black_box(FlagId::ParallelValidation)))
+    });
+    vexil::global::__private::set_caching(true);
     g.bench_function("flags_check_pinned_per_call", |b| {
         b.iter(|| flags.check(black_box(FlagId::ParallelValidation), black_box(&ctx)))
     });

@@ -3,6 +3,10 @@
 //! counting on, and checks a mix of plain, rollout and target-list flags. Latency is the time
 //! of a batch of 256 checks divided by 256 (timing single checks would measure the clock);
 //! p50 and p99 are over batches.
+//!
+//! Then `feature_enabled!` calls per second with 1 and 2 threads calling one site, with the
+//! call-site caches off, as they are inside the window around a time boundary: every call
+//! evaluates against the process-wide context.
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use vexil::{EvaluationContext, FlagIndex, FlagTable};
-use vexil_benches::{bench_config_text, quantile, selected, FlagId};
+use vexil_benches::{bench_config_text, bench_flags, quantile, selected, FlagId};
 
 const BATCH: usize = 256;
 
@@ -94,6 +98,37 @@ fn run(threads: usize, duration: Duration) -> Run {
     }
 }
 
+fn site(flag: FlagId) -> bool {
+    vexil::feature_enabled!(flag)
+}
+
+/// `feature_enabled!` calls per second, summed over `threads` threads.
+fn re_evaluations(threads: usize, duration: Duration) -> f64 {
+    let stop = AtomicBool::new(false);
+    let calls: u64 = std::thread::scope(|s| {
+        let checkers: Vec<_> = (0..threads)
+            .map(|_| {
+                let stop = &stop;
+                s.spawn(move || {
+                    let mut calls = 0u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        for _ in 0..BATCH / 2 {
+                            assert!(site(black_box(FlagId::ParallelValidation)));
+                            assert!(!site(black_box(FlagId::GovernanceIntegration)));
+                        }
+                        calls += BATCH as u64;
+                    }
+                    calls
+                })
+            })
+            .collect();
+        std::thread::sleep(duration);
+        stop.store(true, Ordering::Relaxed);
+        checkers.into_iter().map(|c| c.join().unwrap()).sum()
+    });
+    calls as f64 / duration.as_secs_f64()
+}
+
 fn main() {
     if !selected("throughput") {
         return;
@@ -114,4 +149,22 @@ fn main() {
         results.push(r.checks_per_second);
     }
     println!("2 threads / 1 thread: {:.2}x", results[1] / results[0]);
+
+    let (flags, _dir) = bench_flags();
+    vexil::global::install(flags).expect("installed once");
+    vexil::global::set_context(EvaluationContext::new("node-4711"));
+    vexil::global::__private::set_caching(false);
+    println!("feature_enabled! with the call-site caches off (one site, two flags in turn), {duration:?} per run");
+    let per_second: Vec<f64> = [1, 2]
+        .into_iter()
+        .map(|threads| {
+            let r = re_evaluations(threads, duration);
+            println!("{threads:<8} {r:>16.0} evaluated calls/s");
+            r
+        })
+        .collect();
+    println!(
+        "2 threads / 1 thread: {:.2}x",
+        per_second[1] / per_second[0]
+    );
 }

@@ -127,6 +127,12 @@ pub const CHECK_CASES: &[Case] = &[
         None,
     ),
     case(
+        "feature_enabled_caching_off",
+        "`feature_enabled!` with caching off (evaluated, as around a time boundary)",
+        PLAIN,
+        None,
+    ),
+    case(
         "flags_check_pinned_per_call",
         "`Flags::check` (pins per call)",
         PLAIN,

@@ -129,13 +129,20 @@ impl CallSite {
                 hit(false);
                 false
             }
-            _ => self.refresh(epoch, e, key, compute),
+            _ => self.refresh(epoch, e, key, word, compute),
         }
     }
 
     #[cold]
     #[inline(never)]
-    fn refresh(&self, epoch: &Epoch, e: u64, key: u64, compute: impl FnOnce() -> bool) -> bool {
+    fn refresh(
+        &self,
+        epoch: &Epoch,
+        e: u64,
+        key: u64,
+        word: u64,
+        compute: impl FnOnce() -> bool,
+    ) -> bool {
         #[cfg(vexil_loom_broken = "epoch_after_compute")]
         let (on, e) = {
             let _ = e;
@@ -147,7 +154,11 @@ impl CallSite {
             let _ = epoch;
             compute()
         };
-        if e & NO_CACHE == 0 {
+        // Only a word from an older epoch is replaced. A site given several flags keeps the
+        // first one it cached in an epoch and evaluates the others without writing: a site
+        // written on every call would make every other thread that reads it, or a site beside
+        // it on the cache line, fetch the line again.
+        if e & NO_CACHE == 0 && word & !(STEP - 1) < e {
             self.0
                 .store(e | if on { ON } else { 0 } | key, Ordering::Relaxed);
         }
@@ -241,6 +252,33 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_site_keeps_the_first_flag_it_cached_in_an_epoch() {
+        let (site, epoch) = (CallSite::new(), Epoch::new());
+        epoch.invalidate();
+        assert!(site.check(&epoch, 1, || true));
+        // Another flag in the same epoch is evaluated each time and does not replace it.
+        for _ in 0..3 {
+            let mut computed = false;
+            assert!(!site.check(&epoch, 2, || {
+                computed = true;
+                false
+            }));
+            assert!(computed);
+        }
+        assert_eq!(site.cached(), (epoch.load(), 1, true));
+        assert!(site.check(&epoch, 1, || panic!("served from the cache")));
+        // After an invalidation, the first flag asked is cached.
+        epoch.invalidate();
+        assert!(!site.check(&epoch, 2, || false));
+        assert_eq!(site.cached(), (epoch.load(), 2, false));
+        // A call that read an older epoch does not replace a newer word.
+        let newer = site.cached();
+        let stale = Epoch(AtomicU64::new(epoch.load() - STEP));
+        assert!(site.check(&stale, 3, || true));
+        assert_eq!(site.cached(), newer);
     }
 
     #[test]

@@ -11,8 +11,9 @@
 //! calling thread's own copy of it, so no lock is taken unless the context changed since the
 //! thread last looked) and stores the answer tagged with the epoch it read *before*
 //! evaluating, so an answer computed from an old table can never be tagged with a newer epoch.
-//! A site given different flags (`feature_enabled!(flag)` in a loop) answers for each, caching
-//! the last one asked; flags from slot 32,768 up are never cached.
+//! A site given different flags (`feature_enabled!(flag)` in a loop) answers for each: it
+//! caches the first one asked after each invalidation and evaluates the others without writing
+//! the site's word; flags from slot 32,768 up are never cached.
 
 //! The epoch goes up after every publication of any [`Flags`] and every
 //! [`set_context`]: a cached answer is never served once a reload or a new context has been
@@ -183,6 +184,12 @@ pub mod __private {
     }
 
     type Shard = FixedShard<DEFAULT_CAPACITY>;
+
+    /// Turns every call site's caching off or on, as the timer thread does around a time
+    /// boundary: for tests and benches of the path every call takes inside such a window.
+    pub fn set_caching(on: bool) {
+        super::set_caching(on);
+    }
 
     /// Holds the process-wide context's write lock until the guard is dropped, as
     /// [`set_context`] does while it replaces the context: for tests that a cached or
