@@ -14,14 +14,14 @@
 //! A site given different flags (`feature_enabled!(flag)` in a loop) answers for each: it
 //! caches the first one asked after each invalidation and evaluates the others without writing
 //! the site's word; flags from slot 32,768 up are never cached.
-
-//! The epoch goes up after every publication of any [`Flags`] and every
-//! [`set_context`]: a cached answer is never served once a reload or a new context has been
-//! published. Answers that depend on time (`after`/`before`, experiment windows) change at
-//! their instant: a timer thread sets the epoch's "do not cache" bit — every call evaluates
-//! against the clock — from [`TIME_LEAD`] before each such instant until just after it, then
-//! clears it again (each change moves the epoch too). So a call site pays the full check only
-//! within those short windows (and once after each invalidation).
+//!
+//! The epoch goes up after every publication of any [`Flags`] and every [`set_context`]: a
+//! cached answer is never served once a reload or a new context has been published. Answers
+//! that depend on time (`after`/`before`, experiment windows) change at their instant: a timer
+//! thread sets the epoch's "do not cache" bit — every call evaluates against the clock — from
+//! [`TIME_LEAD`] before each such instant until just after it, then clears it again (each
+//! change moves the epoch too). So a call site pays the full check only within those short
+//! windows (and once after each invalidation).
 //!
 //! ## Usage counts
 //!
