@@ -103,7 +103,7 @@ fn site(flag: FlagId) -> bool {
 }
 
 /// `feature_enabled!` calls per second, summed over `threads` threads.
-fn re_evaluations(threads: usize, duration: Duration) -> f64 {
+fn evaluated_calls(threads: usize, duration: Duration) -> f64 {
     let stop = AtomicBool::new(false);
     let calls: u64 = std::thread::scope(|s| {
         let checkers: Vec<_> = (0..threads)
@@ -158,7 +158,7 @@ fn main() {
     let per_second: Vec<f64> = [1, 2]
         .into_iter()
         .map(|threads| {
-            let r = re_evaluations(threads, duration);
+            let r = evaluated_calls(threads, duration);
             println!("{threads:<8} {r:>16.0} evaluated calls/s");
             r
         })
