@@ -28,6 +28,12 @@ const ON: u64 = KEYS as u64;
 /// How far the epoch moves on each invalidation: past the key and the answer.
 const STEP: u64 = ON << 1;
 
+/// A call site's word: `epoch | answer << 15 | key` (a key below [`KEYS`], an epoch from
+/// [`Epoch`], so the three never share a bit).
+const fn pack(epoch: u64, key: u64, on: bool) -> u64 {
+    epoch | if on { ON } else { 0 } | key
+}
+
 /// The global epoch of cached answers.
 #[derive(Debug)]
 pub struct Epoch(AtomicU64);
@@ -159,8 +165,7 @@ impl CallSite {
         // written on every call would make every other thread that reads it, or a site beside
         // it on the cache line, fetch the line again.
         if e & NO_CACHE == 0 && word & !(STEP - 1) < e {
-            self.0
-                .store(e | if on { ON } else { 0 } | key, Ordering::Relaxed);
+            self.0.store(pack(e, key, on), Ordering::Relaxed);
         }
         on
     }
@@ -243,12 +248,8 @@ mod tests {
                     );
                     assert_eq!(answer, if hit { on } else { !on });
                     // The word as it was, for the next epoch.
-                    let word = if stored {
-                        cached_in | (u64::from(on) * ON) | 5
-                    } else {
-                        0
-                    };
-                    site.0.store(word, Ordering::Relaxed);
+                    let was = if stored { pack(cached_in, 5, on) } else { 0 };
+                    site.0.store(was, Ordering::Relaxed);
                 }
             }
         }
