@@ -106,6 +106,9 @@ impl CallSite {
 
     /// [`check`](CallSite::check), calling `hit(answer)` when the cached answer is served
     /// (`compute` counts its own answers; a hit is the only answer it does not see).
+    ///
+    /// `compute` is called from a function that is not inlined, so give it `move` closures:
+    /// one that borrows a local makes every call, hits included, keep that local in memory.
     #[inline(always)]
     pub fn check_counting(
         &self,
