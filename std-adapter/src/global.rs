@@ -100,10 +100,6 @@ pub(crate) fn invalidate() {
     EPOCH.invalidate();
 }
 
-fn set_caching(on: bool) {
-    EPOCH.set_caching(on);
-}
-
 /// Sleeps until each time-dependent instant of the installed configuration and turns caching
 /// off around it.
 fn time_boundaries(flags: &'static Flags, events: std::sync::mpsc::Receiver<Event>) {
@@ -120,7 +116,7 @@ fn time_boundaries(flags: &'static Flags, events: std::sync::mpsc::Receiver<Even
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
         }
         let Some(t) = next else { continue };
-        set_caching(false);
+        EPOCH.set_caching(false);
         loop {
             let now = chrono::Utc::now().timestamp_micros();
             if now > t {
@@ -128,7 +124,7 @@ fn time_boundaries(flags: &'static Flags, events: std::sync::mpsc::Receiver<Even
             }
             std::thread::sleep(Duration::from_micros((t - now) as u64 + 200));
         }
-        set_caching(true);
+        EPOCH.set_caching(true);
     }
 }
 
@@ -195,7 +191,7 @@ pub mod __private {
     /// Turns every call site's caching off or on, as the timer thread does around a time
     /// boundary: for tests and benches of the path every call takes inside such a window.
     pub fn set_caching(on: bool) {
-        super::set_caching(on);
+        EPOCH.set_caching(on);
     }
 
     /// Holds the process-wide context's write lock until the guard is dropped, as
