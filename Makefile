@@ -15,9 +15,15 @@ run:
 test:
 	$(CARGO) test -j$(JOBS) --workspace
 
-## The criterion benchmarks (numbers go to BENCHMARKS.md).
+## The criterion benchmarks (numbers go to BENCHMARKS.md): all of them, or one with
+## BENCH=check (criterion's options in ARGS; quote a filter with `|` in it). Every function is
+## aligned to 64 bytes, so a case's loop sits at the same place in its cache lines whatever
+## changes elsewhere in the binary (BENCHMARKS.md, "Code placement"); in a target dir of their
+## own, so other builds keep their flags.
+BENCH_RUSTFLAGS ?= -C llvm-args=-align-all-functions=6
 bench:
-	$(CARGO) bench -j$(JOBS) -p vexil-benches
+	RUSTFLAGS="$(BENCH_RUSTFLAGS)" CARGO_TARGET_DIR=target/bench \
+		$(CARGO) bench -j$(JOBS) -p vexil-benches $(if $(BENCH),--bench $(BENCH)) -- $(ARGS)
 
 ## Loom models (small models, release build, own target dir), then the anti-vacuity check:
 ## every model must fail on its deliberately broken variant.
