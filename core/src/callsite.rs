@@ -285,6 +285,22 @@ mod tests {
     }
 
     #[test]
+    fn a_miss_keeps_a_newer_word_stored_while_it_computed() {
+        let (site, epoch) = (CallSite::new(), Epoch::new());
+        epoch.invalidate();
+        let asked_in = epoch.load();
+        // While this call computes, a publication moves the epoch on and another call caches
+        // its answer under the new one.
+        assert!(site.check(&epoch, 1, || {
+            epoch.invalidate();
+            site.0
+                .store(pack(epoch.load(), 2, false), Ordering::Relaxed);
+            true
+        }));
+        assert_eq!(site.cached(), (asked_in + STEP, 2, false));
+    }
+
+    #[test]
     fn an_answer_is_served_only_for_the_key_it_was_cached_for() {
         let epoch = Epoch::new();
         epoch.invalidate();
