@@ -4,7 +4,7 @@ use std::cell::{Cell, RefCell};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use vexil_core::model::Config;
@@ -13,53 +13,10 @@ use vexil_core::{
     CountedArcReader, Evaluation, EvaluationContext, FlagKey, FlagTable, Snapshot, DEFAULT_CAPACITY,
 };
 
-use crate::audit::{AuditLog, Entry, Outcome};
-use crate::diff::{self, FieldChange};
 use crate::metrics::{self, Usage};
+use crate::reload::{Event, Pipeline, Reload, Subscribers};
 use crate::validate::{self, Limits, Rejected};
-use crate::watch::{self, WatchOptions, Watcher};
-
-/// What happened to the configuration: sent to every [`Flags::subscribe`]r.
-#[derive(Clone, Debug)]
-pub enum Event {
-    /// A new version was published.
-    Applied(Change),
-    /// A new version was refused; the last good one stays in force.
-    Rejected {
-        /// The generation still in force.
-        generation: u64,
-        /// Every problem of the file.
-        problems: Rejected,
-    },
-    /// The file is gone; the last good version stays in force.
-    Missing,
-}
-
-/// An applied change.
-#[derive(Clone, Debug)]
-pub struct Change {
-    /// The new generation.
-    pub generation: u64,
-    /// SHA-256 of the new file.
-    pub sha256: [u8; 32],
-    /// Every changed field.
-    pub changes: Vec<FieldChange>,
-    /// The flags whose definition changed.
-    pub flags: Vec<String>,
-}
-
-/// What [`Flags::reload`] did.
-#[derive(Clone, Debug)]
-pub enum Reload {
-    /// Published a new generation.
-    Applied(Change),
-    /// The content has not changed: nothing was published or reported.
-    Unchanged,
-    /// The file was invalid; the last good version stays.
-    Rejected(Rejected),
-    /// The file is missing; the last good version stays.
-    Missing,
-}
+use crate::watch::{self, WatchOptions, Watched, Watcher};
 
 /// Why [`FlagsBuilder::build`] failed (strict mode).
 #[derive(Debug)]
@@ -69,6 +26,8 @@ pub enum StartError {
     Invalid(Rejected),
     /// The watcher could not start.
     Watch(notify::Error),
+    /// The audit log's writer thread could not start.
+    Audit(std::io::Error),
 }
 
 impl std::fmt::Display for StartError {
@@ -76,6 +35,7 @@ impl std::fmt::Display for StartError {
         match self {
             StartError::Invalid(r) => write!(f, "{r}"),
             StartError::Watch(e) => write!(f, "cannot watch the configuration: {e}"),
+            StartError::Audit(e) => write!(f, "cannot start the audit log's writer: {e}"),
         }
     }
 }
@@ -140,27 +100,31 @@ impl FlagsBuilder {
         let table =
             FlagTable::with_collector(&self.known, crossbeam_epoch::default_collector().clone())
                 .with_clock(|| chrono::Utc::now().timestamp_micros());
-        let audit = self
-            .audit_log
-            .as_ref()
-            .map(|p| Mutex::new(AuditLog::open(p, &self.path)));
+        let subscribers = Arc::new(Subscribers::default());
+        for s in self.subscribers {
+            subscribers.add(s);
+        }
+        let pipeline = Pipeline::new(
+            Arc::new(table),
+            self.path,
+            self.limits,
+            self.known,
+            subscribers,
+            self.audit_log,
+        )
+        .map_err(StartError::Audit)?;
         let inner = Arc::new(Inner {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            table: Arc::new(table),
-            path: self.path,
-            limits: self.limits,
-            state: Mutex::new(State::default()),
-            subscribers: Mutex::new(self.subscribers),
-            audit,
+            pipeline,
             usage: Usage::default(),
             check_duration: metrics::check_duration(),
         });
-        match inner.reload() {
+        match inner.pipeline.reload() {
             Reload::Applied(_) => {}
             Reload::Rejected(r) if !self.lenient => return Err(StartError::Invalid(r)),
             Reload::Missing if !self.lenient => {
-                let file = inner.path.display().to_string();
-                let message = match std::fs::metadata(&inner.path) {
+                let file = inner.path().display().to_string();
+                let message = match std::fs::metadata(inner.path()) {
                     Err(e) => format!("cannot read: {e}"),
                     Ok(_) => "cannot read".to_owned(),
                 };
@@ -168,14 +132,17 @@ impl FlagsBuilder {
                     validate::Problem::whole_file(&file, message),
                 ])));
             }
-            Reload::Rejected(_) | Reload::Missing | Reload::Unchanged => {
-                tracing::warn!(path = %inner.path.display(), "starting with every flag off");
+            _ => {
+                tracing::warn!(path = %inner.path().display(), "starting with every flag off");
             }
         }
         let watcher = match self.watch {
-            Some(options) => Some(Arc::new(
-                watch::spawn(Arc::downgrade(&inner), options).map_err(StartError::Watch)?,
-            )),
+            Some(options) => {
+                let watched: Weak<dyn Watched> = Arc::downgrade(&inner) as Weak<dyn Watched>;
+                Some(Arc::new(
+                    watch::spawn(watched, inner.path(), options).map_err(StartError::Watch)?,
+                ))
+            }
             None => None,
         };
         Ok(Flags {
@@ -215,31 +182,12 @@ pub struct Flags<const N: usize = DEFAULT_CAPACITY> {
 }
 
 #[derive(Debug)]
-pub(crate) struct Inner<const N: usize> {
+struct Inner<const N: usize> {
     id: usize,
-    table: Arc<FlagTable<N>>,
-    path: PathBuf,
-    limits: Limits,
-    state: Mutex<State>,
-    subscribers: Mutex<Vec<Sender<Event>>>,
-    audit: Option<Mutex<AuditLog>>,
+    pipeline: Pipeline<N>,
     usage: Usage,
     /// `vexil_check_duration_seconds`, registered at build.
     check_duration: ::metrics::Histogram,
-}
-
-#[derive(Debug, Default)]
-struct State {
-    config: Arc<Config>,
-    sha256: Option<[u8; 32]>,
-    /// The file was missing at the last look (reported once).
-    missing: bool,
-    /// The content hash of the last rejected file (a rejection is reported once).
-    rejected: Option<[u8; 32]>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 thread_local! {
@@ -278,7 +226,8 @@ impl<const N: usize> Flags<N> {
         let slot = flag.index();
         let on = self
             .inner
-            .table
+            .pipeline
+            .table()
             .pinned_snapshot(crossbeam_epoch::pin())
             .check(slot, ctx);
         self.count(slot, on);
@@ -292,7 +241,11 @@ impl<const N: usize> Flags<N> {
 
     /// [`check`](Flags::check) by name, for flags the binary was not built with.
     pub fn check_name(&self, name: &str, ctx: &EvaluationContext) -> bool {
-        let snapshot = self.inner.table.pinned_snapshot(crossbeam_epoch::pin());
+        let snapshot = self
+            .inner
+            .pipeline
+            .table()
+            .pinned_snapshot(crossbeam_epoch::pin());
         match snapshot.index_of(name) {
             Some(slot) => {
                 let on = snapshot.check(slot, ctx);
@@ -305,7 +258,11 @@ impl<const N: usize> Flags<N> {
 
     /// The answer with its reason, detail and generation.
     pub fn explain<K: FlagKey>(&self, flag: K, ctx: &EvaluationContext) -> Evaluation {
-        let snapshot = self.inner.table.pinned_snapshot(crossbeam_epoch::pin());
+        let snapshot = self
+            .inner
+            .pipeline
+            .table()
+            .pinned_snapshot(crossbeam_epoch::pin());
         let e = snapshot.explain(flag, ctx);
         note_assignment(&snapshot, &e);
         e
@@ -313,7 +270,11 @@ impl<const N: usize> Flags<N> {
 
     /// [`explain`](Flags::explain) by name.
     pub fn explain_name(&self, name: &str, ctx: &EvaluationContext) -> Evaluation {
-        let snapshot = self.inner.table.pinned_snapshot(crossbeam_epoch::pin());
+        let snapshot = self
+            .inner
+            .pipeline
+            .table()
+            .pinned_snapshot(crossbeam_epoch::pin());
         let e = snapshot.explain_name(name, ctx);
         note_assignment(&snapshot, &e);
         e
@@ -322,7 +283,11 @@ impl<const N: usize> Flags<N> {
     /// The variant of an experiment this context is assigned (counted in
     /// `vexil_experiment_assignments_total`).
     pub fn variant(&self, experiment: &str, ctx: &EvaluationContext) -> Option<String> {
-        let snapshot = self.inner.table.pinned_snapshot(crossbeam_epoch::pin());
+        let snapshot = self
+            .inner
+            .pipeline
+            .table()
+            .pinned_snapshot(crossbeam_epoch::pin());
         let v = snapshot.variant(experiment, ctx).map(str::to_owned);
         if let Some(v) = &v {
             metrics::experiment_assigned(experiment, v);
@@ -335,51 +300,59 @@ impl<const N: usize> Flags<N> {
     /// the thread goes idle for long.
     pub fn reader(&self) -> CountedArcReader<N> {
         let shard = self.inner.usage.shard(N);
-        self.inner.table.arc_reader().with_usage(shard)
+        self.inner.pipeline.table().arc_reader().with_usage(shard)
     }
 
     /// The table itself (for snapshots under your own guard, or core APIs).
     pub fn table(&self) -> &Arc<FlagTable<N>> {
-        &self.inner.table
+        self.inner.pipeline.table()
     }
 
     /// Reads the file now and publishes it if it changed and is valid.
     pub fn reload(&self) -> Reload {
-        self.inner.reload()
+        self.inner.pipeline.reload()
     }
 
     /// The generation in force (0 until a valid file was loaded).
     pub fn generation(&self) -> u64 {
-        self.inner.table.generation()
+        self.inner.pipeline.table().generation()
     }
 
     /// SHA-256 of the file in force.
     pub fn sha256(&self) -> Option<[u8; 32]> {
-        lock(&self.inner.state).sha256
+        self.inner.pipeline.sha256()
     }
 
     /// The configuration in force.
     pub fn config(&self) -> Arc<Config> {
-        Arc::clone(&lock(&self.inner.state).config)
+        self.inner.pipeline.config()
     }
 
     /// The configuration file.
     pub fn path(&self) -> &Path {
-        &self.inner.path
+        self.inner.path()
     }
 
-    /// Every event from now on: applied changes (which flags changed), rejections, and the
-    /// file going missing. Dropping the receiver unsubscribes.
+    /// Every event from now on: applied changes (which flags changed), rejections, the file
+    /// going missing and coming back, and the audit log failing and recovering. Dropping the
+    /// receiver unsubscribes.
     pub fn subscribe(&self) -> Receiver<Event> {
-        let (tx, rx) = mpsc::channel();
-        lock(&self.inner.subscribers).push(tx);
-        rx
+        self.inner.pipeline.subscribers().subscribe()
     }
 
-    /// Folds usage counts into `vexil_checks_total` and retries queued audit records (the
-    /// watcher does both on each poll).
+    /// Folds usage counts into `vexil_checks_total` and lets the epoch reclaim retired tables
+    /// (the watcher does both on each poll).
     pub fn maintain(&self) {
         self.inner.maintain();
+    }
+
+    /// Waits until every audit record so far is written to the log, at most `timeout`:
+    /// `false` if some still wait then (the log is failing; they are retried, and spooled
+    /// beside the log). Audit records are written by a thread of their own, so a reload never
+    /// waits for the log; call this where you need them on disk, before exiting for example.
+    /// `true` at once without an audit log.
+    pub fn flush_audit(&self, timeout: Duration) -> bool {
+        self.inner.pipeline.flush_audit(timeout)
     }
 
     fn count(&self, slot: usize, on: bool) {
@@ -419,148 +392,27 @@ impl<const N: usize> Flags<N> {
 }
 
 impl<const N: usize> Inner<N> {
-    pub(crate) fn path(&self) -> &Path {
-        &self.path
+    fn path(&self) -> &Path {
+        self.pipeline.path()
     }
 
-    pub(crate) fn maintain(&self) {
-        let snapshot = self.table.snapshot();
+    fn maintain(&self) {
+        let table = self.pipeline.table();
+        let snapshot = table.snapshot();
         self.usage
             .fold(|slot| snapshot.flag_name(slot).map(str::to_owned));
         drop(snapshot);
-        if let Some(audit) = &self.audit {
-            let mut audit = lock(audit);
-            if audit.pending() > 0 && audit.flush().is_err() {
-                metrics::audit_write_failed();
-            }
-        }
-        self.table.collect();
+        table.collect();
+    }
+}
+
+impl<const N: usize> Watched for Inner<N> {
+    fn reload(&self) {
+        self.pipeline.reload();
     }
 
-    pub(crate) fn reload(&self) -> Reload {
-        let start = Instant::now();
-        let mut state = lock(&self.state);
-        let known: Vec<&str> = self
-            .table
-            .known_flags()
-            .iter()
-            .map(String::as_str)
-            .collect();
-        let bytes = match read_stable(&self.path, &self.limits) {
-            Ok(bytes) => bytes,
-            Err(ReadError::Missing) => {
-                if state.missing {
-                    return Reload::Unchanged;
-                }
-                state.missing = true;
-                tracing::warn!(path = %self.path.display(), "configuration file missing; keeping the last good version");
-                self.notify(Event::Missing);
-                return Reload::Missing;
-            }
-            Err(ReadError::Other(message)) => {
-                let file = self.path.display().to_string();
-                let problems = Rejected(vec![validate::Problem::whole_file(&file, message)]);
-                return self.reject(&mut state, None, problems, start);
-            }
-        };
-        state.missing = false;
-        let digest = validate::sha256(&bytes);
-        if state.sha256 == Some(digest) || state.rejected == Some(digest) {
-            return Reload::Unchanged;
-        }
-        let file = self.path.display().to_string();
-        match validate::validate_bytes::<N>(&bytes, &file, &known, &self.limits) {
-            Err(problems) => self.reject(&mut state, Some(digest), problems, start),
-            Ok(valid) => {
-                for w in &valid.warnings {
-                    tracing::warn!("{w}");
-                }
-                let changes = diff::diff(&state.config, &valid.config);
-                let flags_loaded = valid.config.features.len();
-                let old = state.sha256;
-                let generation = self.table.publish(valid.table);
-                // Call-site caches re-evaluate from now on.
-                crate::global::invalidate();
-                state.config = Arc::new(valid.config);
-                state.sha256 = Some(digest);
-                state.rejected = None;
-                let change = Change {
-                    generation,
-                    sha256: digest,
-                    flags: diff::changed_flags(&changes),
-                    changes,
-                };
-                metrics::reload_applied(generation, flags_loaded, start.elapsed().as_secs_f64());
-                tracing::info!(
-                    path = %self.path.display(),
-                    generation,
-                    sha256 = %validate::hex(&digest),
-                    changed = change.changes.len(),
-                    "configuration applied"
-                );
-                self.audit(Entry {
-                    result: if old.is_none() {
-                        Outcome::Loaded
-                    } else {
-                        Outcome::Applied
-                    },
-                    generation,
-                    old_sha256: old,
-                    new_sha256: Some(digest),
-                    errors: Vec::new(),
-                    changes: change.changes.clone(),
-                });
-                drop(state);
-                self.notify(Event::Applied(change.clone()));
-                Reload::Applied(change)
-            }
-        }
-    }
-
-    fn reject(
-        &self,
-        state: &mut MutexGuard<'_, State>,
-        digest: Option<[u8; 32]>,
-        problems: Rejected,
-        start: Instant,
-    ) -> Reload {
-        state.rejected = digest;
-        metrics::reload_rejected(start.elapsed().as_secs_f64());
-        for p in &problems.0 {
-            tracing::error!("{p}");
-        }
-        let generation = self.table.generation();
-        self.audit(Entry {
-            result: Outcome::Rejected,
-            generation,
-            old_sha256: state.sha256,
-            new_sha256: digest,
-            errors: problems.errors().map(ToString::to_string).collect(),
-            changes: Vec::new(),
-        });
-        self.notify(Event::Rejected {
-            generation,
-            problems: problems.clone(),
-        });
-        Reload::Rejected(problems)
-    }
-
-    fn audit(&self, entry: Entry) {
-        if let Some(audit) = &self.audit {
-            let mut audit = lock(audit);
-            if let Err(e) = audit.record(entry) {
-                metrics::audit_write_failed();
-                tracing::error!(
-                    path = %audit.path().display(),
-                    pending = audit.pending(),
-                    "audit write failed ({e}); the record is kept and retried"
-                );
-            }
-        }
-    }
-
-    fn notify(&self, event: Event) {
-        lock(&self.subscribers).retain(|s| s.send(event.clone()).is_ok());
+    fn maintain(&self) {
+        Inner::maintain(self);
     }
 }
 
@@ -578,36 +430,4 @@ fn note_assignment<const N: usize>(snapshot: &Snapshot<'_, N>, e: &Evaluation) {
             metrics::experiment_assigned(x, v);
         }
     }
-}
-
-enum ReadError {
-    Missing,
-    Other(String),
-}
-
-/// Reads the file until two reads in a row agree, so that a file being written while it is
-/// read is read again rather than published half-written.
-fn read_stable(path: &Path, limits: &Limits) -> Result<Vec<u8>, ReadError> {
-    let read = || match std::fs::metadata(path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(ReadError::Missing),
-        _ => validate::read_limited(path, limits).map_err(|m| {
-            if path.exists() {
-                ReadError::Other(m)
-            } else {
-                ReadError::Missing
-            }
-        }),
-    };
-    let mut previous = read()?;
-    for _ in 0..20 {
-        std::thread::sleep(Duration::from_millis(2));
-        let again = read()?;
-        if again == previous {
-            return Ok(again);
-        }
-        previous = again;
-    }
-    Err(ReadError::Other(
-        "the file kept changing while it was read".to_owned(),
-    ))
 }

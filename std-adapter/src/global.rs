@@ -38,18 +38,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
-use vexil_core::callsite::Epoch;
 use vexil_core::{EvaluationContext, FlagKey};
 
-use crate::flags::Event;
-use crate::Flags;
+use crate::epoch::{invalidate, EPOCH};
+use crate::{Event, Flags};
 
 /// How long before a time condition falls due the call-site caches stop caching.
 pub const TIME_LEAD: Duration = Duration::from_millis(50);
 
-/// Answers may be cached for this epoch unless its "do not cache" bit is set. 0: nothing
-/// installed.
-static EPOCH: Epoch = Epoch::new();
 static FLAGS: OnceLock<Flags> = OnceLock::new();
 static CONTEXT: RwLock<Option<Arc<EvaluationContext>>> = RwLock::new(None);
 /// Moves on with every [`set_context`] (under `CONTEXT`'s write lock), so a thread can tell
@@ -92,12 +88,6 @@ pub fn context() -> Arc<EvaluationContext> {
         .unwrap_or_else(|e| e.into_inner())
         .clone()
         .unwrap_or_default()
-}
-
-/// Makes every call site re-evaluate. The epoch moves on, keeping its "do not cache" bit:
-/// inside a no-cache window around a time boundary it stays set.
-pub(crate) fn invalidate() {
-    EPOCH.invalidate();
 }
 
 /// Sleeps until each time-dependent instant of the installed configuration and turns caching

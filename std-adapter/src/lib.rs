@@ -24,13 +24,17 @@
 pub mod audit;
 pub mod codegen;
 pub mod diff;
+mod epoch;
+mod file;
 mod flags;
 pub mod global;
 pub mod metrics;
+mod reload;
 pub mod validate;
 pub mod watch;
 
-pub use flags::{Change, Event, Flags, FlagsBuilder, Reload, StartError};
+pub use flags::{Flags, FlagsBuilder, StartError};
+pub use reload::{Change, Event, Reload};
 pub use watch::{WatchOptions, Watcher};
 
 pub use vexil_core::*;

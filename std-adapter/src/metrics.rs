@@ -16,7 +16,8 @@ use vexil_core::usage::UsageShard;
 pub const CHECKS_TOTAL: &str = "vexil_checks_total";
 /// `vexil_check_duration_seconds`: sampled check durations.
 pub const CHECK_DURATION: &str = "vexil_check_duration_seconds";
-/// `vexil_reloads_total{result}`: reload attempts by result (`applied`/`rejected`).
+/// `vexil_reloads_total{result}`: reload attempts by result (`applied`, `rejected`,
+/// `missing`, `restored`).
 pub const RELOADS_TOTAL: &str = "vexil_reloads_total";
 /// `vexil_reload_duration_seconds`: read + validate + compile + publish.
 pub const RELOAD_DURATION: &str = "vexil_reload_duration_seconds";
@@ -31,6 +32,11 @@ pub const CONFIG_GENERATION: &str = "vexil_config_generation";
 pub const FLAGS_LOADED: &str = "vexil_flags_loaded";
 /// `vexil_audit_write_failures_total`: failed audit appends (the records are retried).
 pub const AUDIT_WRITE_FAILURES: &str = "vexil_audit_write_failures_total";
+/// `vexil_audit_records_pending`: audit records waiting for the log to be writable.
+pub const AUDIT_PENDING: &str = "vexil_audit_records_pending";
+/// `vexil_audit_records_dropped_total`: audit records dropped because the writer was stuck
+/// in one write while [`MAX_QUEUED`](crate::audit::MAX_QUEUED) more waited.
+pub const AUDIT_DROPPED: &str = "vexil_audit_records_dropped_total";
 /// `vexil_watch_rescans_total`: watcher rescans (event overflow) and watcher errors.
 pub const WATCH_RESCANS: &str = "vexil_watch_rescans_total";
 /// `vexil_experiment_assignments_total{experiment,variant}`: variant assignments served.
@@ -54,6 +60,26 @@ pub(crate) fn reload_rejected(seconds: f64) {
     metrics::counter!(RELOADS_TOTAL, "result" => "rejected").increment(1);
     metrics::histogram!(RELOAD_DURATION).record(seconds);
     metrics::gauge!(LAST_RELOAD_SUCCESSFUL).set(0.0);
+}
+
+/// A failure without new content to judge: the file is missing (`result` names it).
+pub(crate) fn reload_failed(result: &'static str) {
+    metrics::counter!(RELOADS_TOTAL, "result" => result).increment(1);
+    metrics::gauge!(LAST_RELOAD_SUCCESSFUL).set(0.0);
+}
+
+/// The file is back to the content in force after a failure.
+pub(crate) fn reload_restored() {
+    metrics::counter!(RELOADS_TOTAL, "result" => "restored").increment(1);
+    metrics::gauge!(LAST_RELOAD_SUCCESSFUL).set(1.0);
+}
+
+pub(crate) fn audit_pending(records: usize) {
+    metrics::gauge!(AUDIT_PENDING).set(records as f64);
+}
+
+pub(crate) fn audit_record_dropped() {
+    metrics::counter!(AUDIT_DROPPED).increment(1);
 }
 
 pub(crate) fn audit_write_failed() {

@@ -3,26 +3,15 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use support::{invalid, version};
+use support::{audited, invalid, version, PATIENCE};
 use vexil::audit::{self, Outcome, Record};
 use vexil::{Flags, Reload};
 
-/// A configuration at version 1 in a temporary directory, loaded with an audit log beside it:
-/// the directory (keep it), the config path, the log path and the flags.
-fn audited() -> (tempfile::TempDir, PathBuf, PathBuf, Flags) {
-    let dir = tempfile::tempdir().unwrap();
-    let (path, log) = (
-        dir.path().join("features.toml"),
-        dir.path().join("audit.jsonl"),
-    );
-    std::fs::write(&path, version(1)).unwrap();
-    let flags: Flags = Flags::builder(&path).audit_log(&log).build().unwrap();
-    (dir, path, log, flags)
-}
-
-fn records(path: &Path) -> Vec<Record> {
+/// The records of the log, once every record handed to its writer is written.
+fn records(flags: &Flags, path: &Path) -> Vec<Record> {
+    assert!(flags.flush_audit(PATIENCE), "the audit writer caught up");
     std::fs::read_to_string(path)
         .unwrap()
         .lines()
@@ -51,7 +40,7 @@ fn one_record_per_attempt_with_its_changes_and_a_verifiable_chain() {
     std::fs::write(&path, version(1)).unwrap();
     assert!(matches!(flags.reload(), Reload::Applied(_)));
 
-    let r = records(&log);
+    let r = records(&flags, &log);
     let results: Vec<Outcome> = r.iter().map(|r| r.result).collect();
     assert_eq!(
         results,
@@ -103,6 +92,7 @@ fn an_edited_removed_or_reordered_record_fails_verification() {
         std::fs::write(&path, version(i)).unwrap();
         flags.reload();
     }
+    assert!(flags.flush_audit(PATIENCE));
     assert_eq!(audit::verify(&log), Ok(4));
     let text = std::fs::read_to_string(&log).unwrap();
     let lines: Vec<&str> = text.lines().collect();
@@ -140,7 +130,7 @@ fn deleting_the_log_mid_run_loses_no_later_record() {
     std::fs::remove_file(&log).unwrap();
     std::fs::write(&path, version(2)).unwrap();
     assert!(matches!(flags.reload(), Reload::Applied(_)));
-    let r = records(&log);
+    let r = records(&flags, &log);
     assert_eq!(
         r.len(),
         1,
@@ -158,6 +148,8 @@ fn a_failing_sink_delays_records_but_never_the_reload() {
     let (path, log) = (dir.path().join("features.toml"), logs.join("audit.jsonl"));
     std::fs::write(&path, version(1)).unwrap();
     let flags: Flags = Flags::builder(&path).audit_log(&log).build().unwrap();
+    let events = flags.subscribe();
+    assert!(flags.flush_audit(PATIENCE));
     // The sink breaks: its directory is gone.
     std::fs::remove_dir_all(&logs).unwrap();
     for i in 2..4 {
@@ -168,15 +160,135 @@ fn a_failing_sink_delays_records_but_never_the_reload() {
         );
         assert_eq!(flags.generation(), i as u64);
     }
-    flags.maintain();
+    assert!(!flags.flush_audit(std::time::Duration::from_millis(300)));
     assert!(!log.exists());
-    // The sink recovers: the queued records are written, in order, on the next maintenance.
+    // The sink recovers: the queued records are written, in order, by the writer's retry.
     std::fs::create_dir(&logs).unwrap();
-    flags.maintain();
-    let r = records(&log);
+    let r = records(&flags, &log);
     assert_eq!(r.iter().map(|r| r.seq).collect::<Vec<_>>(), [2, 3]);
     std::fs::write(&path, version(4)).unwrap();
     flags.reload();
-    assert_eq!(records(&log).len(), 3);
+    assert_eq!(records(&flags, &log).len(), 3);
     assert_eq!(audit::verify(&log), Ok(3));
+    // Subscribers heard of the failure once and of the recovery.
+    let seen: Vec<String> = events
+        .try_iter()
+        .filter_map(|e| match e {
+            vexil::Event::AuditFailed { pending, .. } => Some(format!("failed {pending}")),
+            vexil::Event::AuditRecovered { written } => Some(format!("recovered {written}")),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert!(seen[0].starts_with("failed "), "{seen:?}");
+    assert_eq!(seen[1], "recovered 2");
+}
+
+#[cfg(unix)]
+fn make_fifo(path: &Path) {
+    use std::os::unix::ffi::OsStrExt as _;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    // SAFETY: `c` is a NUL-terminated path that outlives the call.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0, "mkfifo");
+}
+
+/// A process that ends while its records cannot be written leaves them in the spool beside
+/// the log; the next process writes them first and continues the chain.
+#[cfg(unix)]
+#[test]
+fn records_not_yet_written_survive_the_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, log) = (
+        dir.path().join("features.toml"),
+        dir.path().join("audit.jsonl"),
+    );
+    std::fs::write(&path, version(1)).unwrap();
+    // The sink cannot be written: a FIFO nobody reads.
+    make_fifo(&log);
+    let flags: Flags = Flags::builder(&path).audit_log(&log).build().unwrap();
+    std::fs::write(&path, version(2)).unwrap();
+    assert!(matches!(flags.reload(), Reload::Applied(_)));
+    std::fs::write(&path, invalid(0)).unwrap();
+    assert!(matches!(flags.reload(), Reload::Rejected(_)));
+    assert!(!flags.flush_audit(std::time::Duration::from_millis(200)));
+    drop(flags);
+    let spool = audit::spool_path(&log);
+    assert_eq!(
+        std::fs::read_to_string(&spool).unwrap().lines().count(),
+        3,
+        "every record is in the spool"
+    );
+
+    // The next process finds a regular file again.
+    std::fs::remove_file(&log).unwrap();
+    std::fs::write(&path, version(3)).unwrap();
+    let flags: Flags = Flags::builder(&path).audit_log(&log).build().unwrap();
+    let r = records(&flags, &log);
+    assert_eq!(r.iter().map(|r| r.seq).collect::<Vec<_>>(), [1, 2, 3, 4]);
+    assert_eq!(
+        r.iter().map(|r| r.result).collect::<Vec<_>>(),
+        [
+            Outcome::Loaded,
+            Outcome::Applied,
+            Outcome::Rejected,
+            Outcome::Loaded
+        ]
+    );
+    assert_eq!(audit::verify(&log), Ok(4));
+    assert!(!spool.exists(), "the spool is gone once written");
+}
+
+/// A process killed in the middle of an append leaves a torn record; the next one cuts it and
+/// continues the chain from the last complete record (not from 1).
+#[test]
+fn a_new_process_continues_the_chain_after_a_torn_record() {
+    let (dir, path, log, flags) = audited();
+    std::fs::write(&path, version(2)).unwrap();
+    flags.reload();
+    assert_eq!(records(&flags, &log).len(), 2);
+    drop(flags);
+    let last = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .to_owned();
+    let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    std::io::Write::write_all(&mut f, &last.as_bytes()[..last.len() / 2]).unwrap();
+    drop(f);
+
+    std::fs::write(&path, version(3)).unwrap();
+    let flags: Flags = Flags::builder(&path).audit_log(&log).build().unwrap();
+    let r = records(&flags, &log);
+    assert_eq!(r.iter().map(|r| r.seq).collect::<Vec<_>>(), [1, 2, 3]);
+    assert_eq!(r[2].prev, r[1].hash);
+    assert_eq!(audit::verify(&log), Ok(3));
+    drop(dir);
+}
+
+/// A record whose sequence number skips ahead is a verification failure, even with its hash
+/// and `prev` intact.
+#[test]
+fn a_gap_in_the_sequence_fails_verification() {
+    let (dir, path, log, flags) = audited();
+    for i in 2..4 {
+        std::fs::write(&path, version(i)).unwrap();
+        flags.reload();
+    }
+    let mut r = records(&flags, &log);
+    assert_eq!(audit::verify(&log), Ok(3));
+    // Record 3 renumbered 5 and sealed again: its own hash and its `prev` are right.
+    r[2].seq = 5;
+    r[2].hash = None;
+    let unsealed = serde_json::to_vec(&r[2]).unwrap();
+    r[2].hash = Some(vexil::validate::hex(&vexil::validate::sha256(&unsealed)));
+    let gapped = dir.path().join("gapped.jsonl");
+    let text: String = r
+        .iter()
+        .map(|r| serde_json::to_string(r).unwrap() + "\n")
+        .collect();
+    std::fs::write(&gapped, text).unwrap();
+    let err = audit::verify(&gapped).unwrap_err();
+    assert_eq!(err.line, 3, "{err}");
+    assert!(err.message.contains("gap"), "{err}");
 }

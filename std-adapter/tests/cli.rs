@@ -516,3 +516,50 @@ fn watch_serves_prometheus_metrics() {
         "{body}"
     );
 }
+
+/// `watch --format json` reports the audit log failing and recovering as it happens, and the
+/// failure is logged on stderr through the installed subscriber.
+#[cfg(unix)]
+#[test]
+fn watch_reports_audit_failures_and_recoveries() {
+    use std::os::unix::ffi::OsStrExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "features.toml", &support::version(1));
+    let log = dir.path().join("audit.jsonl");
+    let c = std::ffi::CString::new(log.as_os_str().as_bytes()).unwrap();
+    // SAFETY: `c` is a NUL-terminated path that outlives the call.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    let mut child = Watch(
+        vexil()
+            .args(["watch", "--format", "json", "--debounce-ms", "10"])
+            .arg(&path)
+            .arg("--audit-log")
+            .arg(&log)
+            .env_remove("VEXIL_LOG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let stderr = child.0.stderr.take().unwrap();
+    let mut lines = BufReader::new(child.0.stdout.take().unwrap()).lines();
+    let mut next = || -> Value { serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap() };
+    let mut events = vec![next(), next()];
+    events.sort_by_key(|e| e["event"].as_str().unwrap().to_owned());
+    assert_eq!(events[0]["event"], "audit_failed", "{events:?}");
+    assert_eq!(events[1]["event"], "loaded", "{events:?}");
+    assert!(events[0]["pending"].as_u64().unwrap() >= 1);
+
+    // The sink becomes a regular file: the waiting record is written.
+    std::fs::remove_file(&log).unwrap();
+    let recovered = next();
+    assert_eq!(
+        (recovered["event"].as_str(), recovered["written"].as_u64()),
+        (Some("audit_recovered"), Some(1))
+    );
+    assert_eq!(vexil::audit::verify(&log), Ok(1));
+    drop(child);
+    let mut err = String::new();
+    BufReader::new(stderr).read_to_string(&mut err).unwrap();
+    assert!(err.contains("audit write failed"), "stderr: {err}");
+}

@@ -51,6 +51,7 @@ fn wait_applied(events: &std::sync::mpsc::Receiver<Event>) {
             Event::Applied(_) => return,
             Event::Missing => continue,
             Event::Rejected { problems, .. } => panic!("{problems}"),
+            _ => continue,
         }
     }
 }
@@ -67,6 +68,7 @@ fn the_macro_follows_publications_contexts_and_time() {
         .watch(WatchOptions {
             debounce: Duration::from_millis(10),
             poll_interval: Duration::from_secs(30),
+            ..WatchOptions::default()
         })
         .build()
         .unwrap();

@@ -79,18 +79,6 @@ fn names_labels_and_values_after_checks_and_reloads() {
             4.0
         );
 
-        // A failing audit sink is counted.
-        let logs = dir.path().join("logs");
-        std::fs::create_dir(&logs).unwrap();
-        let audited: Flags = Flags::builder(&path)
-            .audit_log(logs.join("a.jsonl"))
-            .build()
-            .unwrap();
-        std::fs::remove_dir_all(&logs).unwrap();
-        std::fs::write(&path, version(3)).unwrap();
-        audited.reload();
-        assert_eq!(read(&snapshotter)["vexil_audit_write_failures_total"], 1.0);
-
         // One `Flags::check` in SAMPLE_EVERY per thread is timed, through the recorder that
         // was installed when the flags were built.
         let timed = |m: &HashMap<String, f64>| {

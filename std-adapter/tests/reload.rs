@@ -18,6 +18,7 @@ fn options() -> WatchOptions {
         debounce: Duration::from_millis(25),
         // The poll backstop is slow here so that the tests exercise the events.
         poll_interval: Duration::from_secs(30),
+        ..WatchOptions::default()
     }
 }
 
@@ -223,6 +224,7 @@ fn an_in_place_write_that_stalls_after_truncating_is_not_rejected() {
     let options = WatchOptions {
         debounce: Duration::from_millis(100),
         poll_interval: Duration::from_secs(30),
+        ..WatchOptions::default()
     };
     let flags: Flags = Flags::builder(&path).watch(options).build().unwrap();
     let events = flags.subscribe();

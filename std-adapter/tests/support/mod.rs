@@ -33,11 +33,14 @@ pub fn invalid(i: usize) -> String {
     )
 }
 
-/// The next event that is not `Missing`, or a panic after [`PATIENCE`].
+/// The next event that is not `Missing` or about the audit log, or a panic after
+/// [`PATIENCE`].
 pub fn next_event(events: &Receiver<Event>) -> Event {
     loop {
         match events.recv_timeout(PATIENCE) {
-            Ok(Event::Missing) => continue,
+            Ok(Event::Missing | Event::AuditFailed { .. } | Event::AuditRecovered { .. }) => {
+                continue
+            }
             Ok(e) => return e,
             Err(e) => panic!("no event within {PATIENCE:?}: {e}"),
         }
@@ -60,7 +63,7 @@ pub fn wait_applied(events: &Receiver<Event>, sha256: [u8; 32], written: &[[u8; 
                 }
             }
             Event::Rejected { problems, .. } => panic!("unexpected rejection:\n{problems}"),
-            Event::Missing => unreachable!(),
+            other => panic!("unexpected event: {other:?}"),
         }
     }
 }
@@ -169,4 +172,22 @@ pub fn read(snapshotter: &Snapshotter) -> HashMap<String, (f64, bool)> {
             (name, v)
         })
         .collect()
+}
+
+/// A configuration at version 1 in a temporary directory, loaded with an audit log beside it
+/// and its first record written: the directory (keep it), the config path, the log path and
+/// the flags.
+pub fn audited() -> (tempfile::TempDir, PathBuf, PathBuf, vexil::Flags) {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, log) = (
+        dir.path().join("features.toml"),
+        dir.path().join("audit.jsonl"),
+    );
+    std::fs::write(&path, version(1)).unwrap();
+    let flags: vexil::Flags = vexil::Flags::builder(&path)
+        .audit_log(&log)
+        .build()
+        .unwrap();
+    assert!(flags.flush_audit(PATIENCE));
+    (dir, path, log, flags)
 }

@@ -159,8 +159,35 @@ enum AuditCommand {
     },
 }
 
+/// Logs to stderr, filtered by `VEXIL_LOG` (`warn` when unset; `info`, `debug`,
+/// `vexil=debug,warn`, ... as `tracing_subscriber::filter::Targets` reads it).
+fn init_logging() -> Result<(), String> {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let filter: tracing_subscriber::filter::Targets = match std::env::var("VEXIL_LOG") {
+        Ok(s) => s
+            .parse()
+            .map_err(|e| format!("VEXIL_LOG=`{s}` is not a log filter: {e}"))?,
+        Err(_) => tracing_subscriber::filter::Targets::new()
+            .with_default(tracing_subscriber::filter::LevelFilter::WARN),
+    };
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_target(false),
+        )
+        .with(filter)
+        .init();
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Err(message) = init_logging() {
+        eprintln!("vexil: {message}");
+        return ExitCode::from(2);
+    }
     let result = match cli.command {
         Command::Validate {
             files,

@@ -139,6 +139,28 @@ fn describe(event: &Event, first: bool, flags: &Flags) -> (serde_json::Value, St
                 flags.path().display()
             ),
         ),
+        Event::Restored { generation, sha256 } => (
+            json!({"event": "restored", "generation": generation, "sha256": hex(sha256)}),
+            format!(
+                "{now} restored: {} holds the version in force again (generation {generation}, sha256 {})",
+                flags.path().display(),
+                &hex(sha256)[..16]
+            ),
+        ),
+        Event::AuditFailed { error, pending } => (
+            json!({"event": "audit_failed", "error": error, "pending": pending}),
+            format!(
+                "{now} audit log write failed: {error} ({pending} records wait, kept and retried)"
+            ),
+        ),
+        Event::AuditRecovered { written } => (
+            json!({"event": "audit_recovered", "written": written}),
+            format!("{now} audit log writable again: {written} waiting records written"),
+        ),
+        other => (
+            json!({"event": "other", "detail": format!("{other:?}")}),
+            format!("{now} {other:?}"),
+        ),
     }
 }
 
