@@ -16,8 +16,8 @@
 //! The enum has one UpperCamelCase variant per flag (`parallel_validation` becomes
 //! `ParallelValidation`), in name order; its discriminant is the flag's slot in a table made
 //! with `FlagTable::new(&FlagId::NAMES)`. `FlagId::NAMES`, `FlagId::ALL`, `FlagId::COUNT`,
-//! `FlagId::name()` and `FlagId::from_name()` come with it. The build script reruns when the
-//! file changes.
+//! `FlagId::name()` and `FlagId::from_name()` come with it. Each variant's documentation is the
+//! flag's `description`. The build script reruns when the file changes.
 //!
 //! This module only needs `toml` and `std`, so that this crate's own build script can compile
 //! it too.
@@ -145,13 +145,14 @@ pub fn flag_ids_source(config_text: &str, crate_path: &str) -> Result<String, Co
     let _ = writeln!(w, "#[allow(dead_code)]");
     let _ = writeln!(w, "pub enum FlagId {{");
     for (i, (name, ident, description)) in flags.iter().enumerate() {
-        let doc = description.unwrap_or("");
-        let _ = writeln!(
-            w,
-            "    /// `{name}`{}{}",
-            if doc.is_empty() { "" } else { ": " },
-            doc.replace('\n', " ")
-        );
+        // An attribute with an escaped string literal, not a `///` comment: the description
+        // is free text, and a comment cannot hold every character (a bare CR is an error in
+        // one, a newline would end it).
+        let doc = match description {
+            Some(d) if !d.is_empty() => format!("`{name}`: {d}"),
+            _ => format!("`{name}`"),
+        };
+        let _ = writeln!(w, "    #[doc = {}]", string_literal(&doc));
         let _ = writeln!(w, "    {ident} = {i},");
     }
     let _ = writeln!(w, "}}");
@@ -198,6 +199,12 @@ pub fn flag_ids_source(config_text: &str, crate_path: &str) -> Result<String, Co
     let _ = writeln!(w, "    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {{ f.write_str(self.name()) }}");
     let _ = writeln!(w, "}}");
     Ok(s)
+}
+
+/// A Rust string literal holding `text`: `str`'s `Debug` form escapes quotes, backslashes and
+/// control characters (a CR becomes `\r`) with escapes that Rust string literals accept.
+fn string_literal(text: &str) -> String {
+    format!("{text:?}")
 }
 
 /// `parallel_validation` -> `ParallelValidation`; `None` if the name cannot be an identifier.
@@ -263,7 +270,8 @@ mod tests {
         .unwrap();
         assert!(s.contains("    A = 0,\n"), "{s}");
         assert!(s.contains("    B = 1,\n"), "{s}");
-        assert!(s.contains("/// `b`: Bee"), "{s}");
+        assert!(s.contains("    #[doc = \"`b`: Bee\"]\n    B = 1,\n"), "{s}");
+        assert!(s.contains("    #[doc = \"`a`\"]\n    A = 0,\n"), "{s}");
         assert!(
             s.contains("pub const NAMES: [&'static str; 2] = [\"a\", \"b\", ];"),
             "{s}"
