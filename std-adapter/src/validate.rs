@@ -4,9 +4,11 @@
 //! 1. Limits: the file must exist, be at most [`Limits::max_file_size`] bytes and not be empty;
 //!    tables and arrays may nest at most [`Limits::max_depth`] deep.
 //! 2. Syntax: the TOML parser recovers after an error, so every syntax error is reported.
-//! 3. Types and fields: each flag and experiment is deserialized on its own, so a typo in one
-//!    flag does not hide the problems of the next; an unknown field (`enabeld`), a wrong type,
-//!    an offset-less date-time, an unknown environment or operator is reported at its key.
+//! 3. Names and types: flag, experiment and variant names follow the naming rule of
+//!    [`crate::codegen`] (the same functions, so a file that validates generates `FlagId`s);
+//!    each flag and experiment is deserialized on its own, so a typo in one flag does not hide
+//!    the problems of the next; an unknown field (`enabeld`), a wrong type, an offset-less
+//!    date-time, an unknown environment or operator is reported at its key.
 //! 4. Semantics: the core compiler's rules (ranges, CIDRs, prerequisites, experiments,
 //!    capacity, ...), each pointed at the key it is about.
 //!
@@ -24,6 +26,9 @@ use toml::Spanned;
 use vexil_core::compile::{Compiled, CompiledTable};
 use vexil_core::model::{Config, Experiment, FeatureFlag};
 use vexil_core::{Diagnostic, Scope, Severity};
+
+use crate::codegen::check_names;
+pub use crate::codegen::line_column;
 
 /// Size and shape limits of a configuration file.
 #[derive(Clone, Copy, Debug)]
@@ -232,6 +237,7 @@ pub fn validate_bytes<const N: usize>(
     if v.has_errors() {
         return Err(v.finish());
     }
+    v.check_names(root.get_ref());
     let config = v.deserialize(&root);
     if config.features.is_empty() && config.experiments.is_empty() && !v.has_errors() {
         v.problems.push(Problem::whole_file(
@@ -357,6 +363,67 @@ impl Validator<'_> {
         }
     }
 
+    /// Checks the names of the flags, of the experiments and of each experiment's variants
+    /// against the naming rule ([`crate::codegen::check_names`]), each at its key (a variant's
+    /// at its `name` value), in file order so that a clash is reported at the later name.
+    fn check_names(&mut self, root: &DeTable<'_>) {
+        for (section, kind) in [("features", "flag"), ("experiments", "experiment")] {
+            let Some(DeValue::Table(items)) = root.get(section).map(Spanned::get_ref) else {
+                continue;
+            };
+            let mut keys: Vec<&Spanned<std::borrow::Cow<'_, str>>> = items.keys().collect();
+            keys.sort_by_key(|k| k.span().start);
+            let names: Vec<&str> = keys.iter().map(|k| k.get_ref().as_ref()).collect();
+            for p in check_names(kind, &names) {
+                let (key, name) = (keys[p.index], names[p.index]);
+                // The core compiler reports an empty flag name.
+                if kind == "flag" && name.is_empty() {
+                    continue;
+                }
+                let scope = if kind == "flag" {
+                    Scope::Feature(name.to_owned())
+                } else {
+                    Scope::Experiment(name.to_owned())
+                };
+                self.at(key.span(), Severity::Error, Some(&scope), None, p.message);
+            }
+            if kind == "experiment" {
+                for (key, item) in items {
+                    self.check_variant_names(key.get_ref(), item.get_ref());
+                }
+            }
+        }
+    }
+
+    /// The variant names of one experiment (those that are strings: a wrong type is reported
+    /// by deserialization).
+    fn check_variant_names(&mut self, experiment: &str, item: &DeValue<'_>) {
+        let Some(DeValue::Array(variants)) = item.get("variants").map(Spanned::get_ref) else {
+            return;
+        };
+        let names: Vec<(usize, &Spanned<DeValue<'_>>, &str)> = variants
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| {
+                let name = v.get_ref().get("name")?;
+                Some((i, name, name.get_ref().as_str()?))
+            })
+            .collect();
+        let plain: Vec<&str> = names.iter().map(|n| n.2).collect();
+        let scope = Scope::Experiment(experiment.to_owned());
+        for p in check_names("variant", &plain) {
+            let (i, value, _) = names[p.index];
+            let field = format!("variants[{i}].name");
+            self.at(
+                value.span(),
+                Severity::Error,
+                Some(&scope),
+                Some(field),
+                p.message,
+            );
+        }
+    }
+
     /// Deserializes each flag and experiment on its own; a flag that fails is kept as a
     /// disabled placeholder so that other flags naming it are not reported as unknown.
     fn deserialize(&mut self, root: &Spanned<DeTable<'_>>) -> Config {
@@ -426,18 +493,6 @@ impl Validator<'_> {
         let field = (!d.field.is_empty()).then(|| d.field.clone());
         self.at(span, d.severity, Some(&d.scope), field, d.message.clone());
     }
-}
-
-/// 1-based line and character column of a byte offset.
-pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let mut offset = offset.min(text.len());
-    while !text.is_char_boundary(offset) {
-        offset -= 1;
-    }
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    (line, before[line_start..].chars().count() + 1)
 }
 
 /// One step of a field path.

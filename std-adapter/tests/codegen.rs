@@ -1,9 +1,11 @@
-//! The `FlagId` generator: what it writes compiles whatever the descriptions hold.
+//! The `FlagId` generator: what it writes compiles whatever the descriptions hold, and it
+//! refuses the names validation refuses, with the same messages.
 
 use std::path::Path;
 use std::process::Command;
 
-use vexil::codegen;
+use vexil::codegen::{self, CodegenError};
+use vexil::validate::{self, Limits};
 
 /// Compiles generated source as a library crate of its own (`rustc --emit=metadata`: type
 /// checking without code generation, so it stays fast), with a stand-in `FlagKey` trait, and
@@ -79,4 +81,54 @@ fn the_bundled_config_generates_source_that_compiles() {
     let source = codegen::flag_ids_source(&text, "crate").unwrap();
     let dir = tempfile::tempdir().unwrap();
     compile(dir.path(), &source).unwrap_or_else(|e| panic!("{e}\n{source}"));
+}
+
+/// Every name problem of a file, as `vexil validate` prints them.
+fn validation_lines(path: &Path) -> Vec<String> {
+    let rejected = validate::validate_file::<64>(path, &[], &Limits::default()).unwrap_err();
+    rejected.errors().map(ToString::to_string).collect()
+}
+
+#[test]
+fn invalid_names_are_name_errors_worded_as_validation_words_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("digit.toml", "[features.9lives]\nenabled = true\n", 1),
+        (
+            "space.toml",
+            "[features.\"has space\"]\nenabled = true\n",
+            1,
+        ),
+        ("keyword.toml", "[features.self]\nenabled = true\n", 1),
+        ("constant.toml", "[features.n_a_m_e_s]\nenabled = true\n", 1),
+        (
+            "clash.toml",
+            "[features.foo_bar]\nenabled = true\n[features.foo__bar]\nenabled = true\n",
+            1,
+        ),
+        (
+            "several.toml",
+            "[features.ok]\nenabled = true\n[features.Bad]\nenabled = true\n\
+             [features.self]\nenabled = true\n[features.ok_]\nenabled = true\n",
+            3,
+        ),
+    ];
+    for (file, text, count) in cases {
+        let path = dir.path().join(file);
+        std::fs::write(&path, text).unwrap();
+        let expected = validation_lines(&path);
+        assert_eq!(expected.len(), count, "{expected:?}");
+        let err = match codegen::flag_ids_source(text, "crate") {
+            Err(e @ CodegenError::Name(..)) => e,
+            other => panic!("{file}: {other:?}"),
+        };
+        // `flag_ids_source` has no file to name (`generate` puts it first); what follows the
+        // file is validation's text, line for line.
+        let file_name = path.display().to_string();
+        let without_file: Vec<&str> = expected
+            .iter()
+            .map(|l| l.strip_prefix(&file_name).unwrap())
+            .collect();
+        assert_eq!(err.to_string(), without_file.join("\n"), "{file}");
+    }
 }

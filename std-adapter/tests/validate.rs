@@ -20,7 +20,31 @@ struct Expect {
     words: String,
 }
 
-/// `# expect: error 4:22 flag=a field=rollout_percentage ~ words in the message`
+/// The words of an expectation's head, split at spaces outside double quotes, quotes removed
+/// (`flag="has space"` is one word, `flag=has space`).
+fn head_words(head: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut word = String::new();
+    let mut quoted = false;
+    for c in head.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            ' ' if !quoted => {
+                if !word.is_empty() {
+                    out.push(std::mem::take(&mut word));
+                }
+            }
+            c => word.push(c),
+        }
+    }
+    if !word.is_empty() {
+        out.push(word);
+    }
+    out
+}
+
+/// `# expect: error 4:22 flag=a field=rollout_percentage ~ words in the message` (a value with
+/// a space in double quotes: `flag="has space"`)
 fn expectations(text: &str) -> Vec<Expect> {
     text.lines()
         .filter_map(|l| l.strip_prefix("# expect: "))
@@ -28,7 +52,8 @@ fn expectations(text: &str) -> Vec<Expect> {
             let (head, words) = l
                 .split_once(" ~ ")
                 .unwrap_or((l.trim_end_matches(" ~"), ""));
-            let mut parts = head.split_whitespace();
+            let parts = head_words(head);
+            let mut parts = parts.iter().map(String::as_str);
             let severity = match parts.next().unwrap() {
                 "error" => Severity::Error,
                 "warning" => Severity::Warning,
