@@ -222,13 +222,25 @@ pub fn validate_bytes<const N: usize>(
     };
     let (root, syntax) = DeTable::parse_recoverable(text);
     for e in syntax {
-        v.at(
-            e.span().unwrap_or(0..0),
-            Severity::Error,
-            None,
-            None,
-            e.message().trim_end().to_owned(),
-        );
+        let span = e.span().unwrap_or(0..0);
+        // The parser says only "duplicate key": name the flag or experiment, the key, and
+        // where it was first defined, from the recovered document.
+        let duplicate = (e.message().trim_end() == "duplicate key")
+            .then(|| duplicate(&root, text, span.clone()))
+            .flatten();
+        match duplicate {
+            Some(d) => {
+                let (scope, field) = scope_and_field(&d.path);
+                v.at(span, Severity::Error, scope.as_ref(), field, d.message);
+            }
+            None => v.at(
+                span,
+                Severity::Error,
+                None,
+                None,
+                e.message().trim_end().to_owned(),
+            ),
+        }
     }
     if v.has_errors() {
         return Err(v.finish());
@@ -492,6 +504,293 @@ impl Validator<'_> {
         let span = span_of(root, d).unwrap_or(0..0);
         let field = (!d.field.is_empty()).then(|| d.field.clone());
         self.at(span, d.severity, Some(&d.scope), field, d.message.clone());
+    }
+}
+
+/// A duplicate key or table, described: its full key path and the message.
+struct Duplicate {
+    /// `["features", "x", "targets", "node_ids"]`; array elements as `[i]`.
+    path: Vec<String>,
+    message: String,
+}
+
+/// A table or array of the recovered document with a span of its own text: a `[header]`
+/// table (whose span is its header only), or an inline `{ }` table or `[ ]` array (whose span
+/// covers its body).
+struct Container {
+    span: Range<usize>,
+    path: Vec<String>,
+    header: bool,
+}
+
+/// Every [`Container`] in a table, recursively.
+fn containers(table: &DeTable<'_>, text: &str, path: &mut Vec<String>, out: &mut Vec<Container>) {
+    for (k, v) in table {
+        path.push(k.get_ref().to_string());
+        value_containers(v, text, path, out);
+        path.pop();
+    }
+}
+
+fn value_containers(
+    value: &Spanned<DeValue<'_>>,
+    text: &str,
+    path: &mut Vec<String>,
+    out: &mut Vec<Container>,
+) {
+    let first = text
+        .get(value.span().start..)
+        .and_then(|t| t.chars().next());
+    match value.get_ref() {
+        DeValue::Table(t) => {
+            if matches!(first, Some('[' | '{')) {
+                out.push(Container {
+                    span: value.span(),
+                    path: path.clone(),
+                    header: first == Some('['),
+                });
+            }
+            containers(t, text, path, out);
+        }
+        DeValue::Array(a) => {
+            // An array of tables (`[[x]]`) has header tables as elements and no text of its
+            // own; any other array is inline.
+            let of_tables = a.iter().any(|e| {
+                e.get_ref().is_table()
+                    && text
+                        .get(e.span().start..)
+                        .is_some_and(|t| t.starts_with('['))
+            });
+            if first == Some('[') && !of_tables {
+                out.push(Container {
+                    span: value.span(),
+                    path: path.clone(),
+                    header: false,
+                });
+            }
+            for (i, e) in a.iter().enumerate() {
+                path.push(format!("[{i}]"));
+                value_containers(e, text, path, out);
+                path.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A key as written (`x`, `"has space"`, `'lit'`) without its quotes.
+fn unquote(key: &str) -> String {
+    let key = key.trim();
+    for q in ['"', '\''] {
+        if let Some(inner) = key.strip_prefix(q).and_then(|k| k.strip_suffix(q)) {
+            return inner.to_owned();
+        }
+    }
+    key.to_owned()
+}
+
+/// The keys of the table header on the line holding `at`, each as written with its byte
+/// range, when that line is a header (`[a.b]` or `[[a.b]]`).
+fn header_keys(text: &str, at: usize) -> Option<Vec<(&str, Range<usize>)>> {
+    let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[at..].find('\n').map_or(text.len(), |i| at + i);
+    let line = &text[line_start..line_end];
+    let open = line.len() - line.trim_start().len();
+    if !line[open..].starts_with('[') {
+        return None;
+    }
+    let bytes = line.as_bytes();
+    let mut i = open + 1;
+    if bytes.get(i) == Some(&b'[') {
+        i += 1;
+    }
+    let mut keys = Vec::new();
+    loop {
+        while bytes.get(i).is_some_and(|b| *b == b' ' || *b == b'\t') {
+            i += 1;
+        }
+        let start = i;
+        match bytes.get(i) {
+            Some(&q @ (b'"' | b'\'')) => {
+                i += 1;
+                while let Some(&b) = bytes.get(i) {
+                    i += 1;
+                    if b == b'\\' && q == b'"' {
+                        i += 1;
+                    } else if b == q {
+                        break;
+                    }
+                }
+            }
+            _ => {
+                while bytes
+                    .get(i)
+                    .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'-')
+                {
+                    i += 1;
+                }
+            }
+        }
+        let end = i.min(line.len());
+        if start == end {
+            return None;
+        }
+        keys.push((&line[start..end], line_start + start..line_start + end));
+        while bytes.get(i).is_some_and(|b| *b == b' ' || *b == b'\t') {
+            i += 1;
+        }
+        if bytes.get(i) != Some(&b'.') {
+            return Some(keys);
+        }
+        i += 1;
+    }
+}
+
+/// The dotted keys written before the key at `at` (`targets.` before `node_ids`), unquoted,
+/// outermost first.
+fn dotted_prefix(text: &str, at: usize) -> Vec<String> {
+    let bytes = text.as_bytes();
+    let mut prefix = Vec::new();
+    let mut i = at;
+    let skip_blanks = |mut i: usize| {
+        while i > 0 && (bytes[i - 1] == b' ' || bytes[i - 1] == b'\t') {
+            i -= 1;
+        }
+        i
+    };
+    loop {
+        i = skip_blanks(i);
+        if i == 0 || bytes[i - 1] != b'.' {
+            break;
+        }
+        i = skip_blanks(i - 1);
+        let end = i;
+        match bytes.get(i.wrapping_sub(1)) {
+            Some(&q @ (b'"' | b'\'')) => {
+                i -= 1;
+                while i > 0 {
+                    i -= 1;
+                    if bytes[i] == q && (i == 0 || bytes[i - 1] != b'\\') {
+                        break;
+                    }
+                }
+            }
+            _ => {
+                while i > 0
+                    && (bytes[i - 1].is_ascii_alphanumeric()
+                        || bytes[i - 1] == b'_'
+                        || bytes[i - 1] == b'-')
+                {
+                    i -= 1;
+                }
+            }
+        }
+        if i == end || !text.is_char_boundary(i) {
+            break;
+        }
+        prefix.insert(0, unquote(&text[i..end]));
+    }
+    prefix
+}
+
+/// The child of a table (`key`) or array (`[i]`) at one step of a key path.
+fn child<'a, 'i>(value: &'a DeValue<'i>, step: &str) -> Option<&'a Spanned<DeValue<'i>>> {
+    match (
+        value,
+        step.strip_prefix('[').and_then(|s| s.strip_suffix(']')),
+    ) {
+        (DeValue::Array(a), Some(i)) => a.get(i.parse::<usize>().ok()?),
+        (DeValue::Table(t), None) => t.get(step),
+        _ => None,
+    }
+}
+
+/// The span of the key that first defined `path` in the recovered document.
+fn first_key_span(root: &DeTable<'_>, path: &[String]) -> Option<Range<usize>> {
+    let (last, parents) = path.split_last()?;
+    let table = match parents.split_first() {
+        None => root,
+        Some((first, rest)) => {
+            let mut value = root.get(first.as_str())?;
+            for step in rest {
+                value = child(value.get_ref(), step)?;
+            }
+            value.get_ref().as_table()?
+        }
+    };
+    table.get_key_value(last.as_str()).map(|(k, _)| k.span())
+}
+
+/// Describes the duplicate key the parser reported at `span`: the table header defined a
+/// second time, or the key set a second time (inside a header table, a dotted key or an
+/// inline table), with the line of the first definition where the document still has it.
+fn duplicate(root: &Spanned<DeTable<'_>>, text: &str, span: Range<usize>) -> Option<Duplicate> {
+    let key = unquote(text.get(span.clone())?);
+    let mut all = Vec::new();
+    containers(root.get_ref(), text, &mut Vec::new(), &mut all);
+    // Inside an inline table or array: the innermost one holding the key.
+    let inline = all
+        .iter()
+        .filter(|c| !c.header && c.span.start < span.start && span.end <= c.span.end)
+        .min_by_key(|c| c.span.len());
+    if inline.is_none() {
+        if let Some(keys) = header_keys(text, span.start) {
+            // A header: the table it names, up to the key reported, is defined again.
+            let upto = keys.iter().position(|(_, r)| r.contains(&span.start))?;
+            let written: Vec<&str> = keys[..=upto].iter().map(|(k, _)| *k).collect();
+            return Some(Duplicate {
+                path: written.iter().map(|k| unquote(k)).collect(),
+                message: format!(
+                    "the table `[{}]` is defined again (a table is defined once)",
+                    written.join(".")
+                ),
+            });
+        }
+    }
+    // A key in the body of the latest header before it (the root before any header).
+    let base = match inline {
+        Some(c) => c.path.clone(),
+        None => all
+            .iter()
+            .filter(|c| c.header && c.span.start <= span.start)
+            .max_by_key(|c| (c.span.start, c.path.len()))
+            .map(|c| c.path.clone())
+            .unwrap_or_default(),
+    };
+    let mut path = base;
+    path.extend(dotted_prefix(text, span.start));
+    path.push(key.clone());
+    let first = first_key_span(root.get_ref(), &path)
+        .filter(|first| first.start < span.start)
+        .map(|first| format!(" (first at line {})", line_column(text, first.start).0))
+        .unwrap_or_default();
+    Some(Duplicate {
+        path,
+        message: format!("the key `{key}` is defined again{first}"),
+    })
+}
+
+/// The flag or experiment a key path is in, and the field inside it (`targets.node_ids`,
+/// `variants[0].name`); for a path outside both, the whole path as the field.
+fn scope_and_field(path: &[String]) -> (Option<Scope>, Option<String>) {
+    let join = |steps: &[String]| {
+        let joined = steps.iter().fold(String::new(), |mut acc, step| {
+            if !acc.is_empty() && !step.starts_with('[') {
+                acc.push('.');
+            }
+            acc.push_str(step);
+            acc
+        });
+        (!joined.is_empty()).then_some(joined)
+    };
+    match path {
+        [section, name, rest @ ..] if section == "features" => {
+            (Some(Scope::Feature(name.clone())), join(rest))
+        }
+        [section, name, rest @ ..] if section == "experiments" => {
+            (Some(Scope::Experiment(name.clone())), join(rest))
+        }
+        _ => (None, join(path)),
     }
 }
 
