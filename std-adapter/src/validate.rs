@@ -54,9 +54,11 @@ impl Default for Limits {
 pub struct Problem {
     /// The file, as given.
     pub file: String,
-    /// 1-based line (0 when the problem is the file as a whole).
+    /// 1-based line; 0 when the problem has no position in the file (the file as a whole,
+    /// or a compiled-in flag the file does not define). Such a problem prints as
+    /// `FILE: error: MESSAGE`; `vexil validate --format json` gives it `"line": 0`.
     pub line: usize,
-    /// 1-based column in characters (0 when the problem is the file as a whole).
+    /// 1-based column in characters (0 with line 0).
     pub column: usize,
     /// Error or warning.
     pub severity: Severity,
@@ -93,14 +95,18 @@ impl Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: {}: ",
-            self.file,
-            self.line,
-            self.column,
-            self.severity.as_str()
-        )?;
+        if self.line == 0 {
+            write!(f, "{}: {}: ", self.file, self.severity.as_str())?;
+        } else {
+            write!(
+                f,
+                "{}:{}:{}: {}: ",
+                self.file,
+                self.line,
+                self.column,
+                self.severity.as_str()
+            )?;
+        }
         match (&self.flag, &self.experiment, &self.field) {
             (Some(flag), _, Some(field)) => write!(f, "flag `{flag}`, field `{field}`: ")?,
             (Some(flag), _, None) => write!(f, "flag `{flag}`: ")?,
@@ -222,7 +228,12 @@ pub fn validate_bytes<const N: usize>(
     };
     let (root, syntax) = DeTable::parse_recoverable(text);
     for e in syntax {
-        let span = e.span().unwrap_or(0..0);
+        let Some(span) = e.span() else {
+            // No position: reported as a problem of the whole file.
+            let message = e.message().trim_end().to_owned();
+            v.push(0, 0, Severity::Error, None, None, message);
+            continue;
+        };
         // The parser says only "duplicate key": name the flag or experiment, the key, and
         // where it was first defined, from the recovered document.
         let duplicate = (e.message().trim_end() == "duplicate key")
@@ -317,6 +328,19 @@ impl Validator<'_> {
         message: String,
     ) {
         let (line, column) = line_column(self.text, span.start);
+        self.push(line, column, severity, scope, field, message);
+    }
+
+    /// A problem at a line and column (0 and 0: no position).
+    fn push(
+        &mut self,
+        line: usize,
+        column: usize,
+        severity: Severity,
+        scope: Option<&Scope>,
+        field: Option<String>,
+        message: String,
+    ) {
         let (flag, experiment) = match scope {
             Some(Scope::Feature(f)) => (Some(f.clone()), None),
             Some(Scope::Experiment(e)) => (None, Some(e.clone())),
@@ -500,10 +524,22 @@ impl Validator<'_> {
         config
     }
 
+    /// A compiler diagnostic, at the key it is about; one about something the file does not
+    /// have (a compiled-in flag it does not define) has no position.
     fn diagnostic(&mut self, root: &Spanned<DeTable<'_>>, d: &Diagnostic) {
-        let span = span_of(root, d).unwrap_or(0..0);
         let field = (!d.field.is_empty()).then(|| d.field.clone());
-        self.at(span, d.severity, Some(&d.scope), field, d.message.clone());
+        let (line, column) = match span_of(root, d) {
+            Some(span) => line_column(self.text, span.start),
+            None => (0, 0),
+        };
+        self.push(
+            line,
+            column,
+            d.severity,
+            Some(&d.scope),
+            field,
+            d.message.clone(),
+        );
     }
 }
 

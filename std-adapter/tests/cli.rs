@@ -67,6 +67,32 @@ fn validate_reports_problems_as_json_and_exits_one() {
 }
 
 #[test]
+fn whole_file_problems_have_no_position_in_text_and_line_zero_in_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = write(dir.path(), "empty.toml", "# nothing\n");
+    let (code, lines, _) = run(vexil().args(["validate", "--format", "json"]).arg(&empty));
+    assert_eq!(code, 1);
+    assert_eq!(
+        lines,
+        [serde_json::json!({
+            "file": empty.display().to_string(), "line": 0, "column": 0, "severity": "error",
+            "flag": null, "field": null,
+            "message": "the file defines no flags (only comments or empty tables); an empty \
+                        configuration would turn every flag off"
+        })]
+    );
+    let out = vexil().arg("validate").arg(&empty).output().unwrap();
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        format!(
+            "{}: error: the file defines no flags (only comments or empty tables); an empty \
+             configuration would turn every flag off\n",
+            empty.display()
+        )
+    );
+}
+
+#[test]
 fn validate_warns_about_compiled_in_flags() {
     let (code, lines, _) = run(vexil()
         .args([
