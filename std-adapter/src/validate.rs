@@ -216,8 +216,7 @@ pub fn validate_bytes<const N: usize>(
             limits.max_file_size
         )));
     }
-    let text =
-        std::str::from_utf8(bytes).map_err(|e| whole(format!("the file is not UTF-8: {e}")))?;
+    let text = std::str::from_utf8(bytes).map_err(|e| not_utf8(file, bytes, &e))?;
     if text.trim().is_empty() {
         return Err(whole("the file is empty".to_owned()));
     }
@@ -299,6 +298,25 @@ pub fn validate_bytes<const N: usize>(
         }
         _ => Err(v.finish()),
     }
+}
+
+/// The one problem of a file that is not UTF-8, at its first bad byte (the line and column
+/// count the valid text before it).
+fn not_utf8(file: &str, bytes: &[u8], e: &std::str::Utf8Error) -> Rejected {
+    let valid = &bytes[..e.valid_up_to()];
+    // `valid_up_to` ends on a character boundary by definition.
+    let before = std::str::from_utf8(valid).unwrap_or_default();
+    let (line, column) = line_column(before, before.len());
+    let message = match e.error_len() {
+        Some(_) => format!(
+            "the file is not UTF-8: byte {:#04x} does not begin a valid UTF-8 character",
+            bytes[e.valid_up_to()]
+        ),
+        None => "the file is not UTF-8: it ends inside a UTF-8 character".to_owned(),
+    };
+    let mut p = Problem::whole_file(file, message);
+    (p.line, p.column) = (line, column);
+    Rejected(vec![p])
 }
 
 struct Validator<'a> {

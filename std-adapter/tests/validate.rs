@@ -171,6 +171,39 @@ fn problems_of_the_whole_file_print_without_a_position() {
 }
 
 #[test]
+fn invalid_utf8_is_reported_at_its_first_bad_byte() {
+    let text = b"[features.a]\nenabled = true\ndescription = \"caf\xe9 cr\xe8me\"\n";
+    let r = validate::validate_bytes::<1024>(text, "u.toml", &[], &Limits::default()).unwrap_err();
+    assert_eq!(r.0.len(), 1, "{r}");
+    assert_eq!(
+        r.to_string(),
+        "u.toml:3:19: error: the file is not UTF-8: byte 0xe9 does not begin a valid UTF-8 character"
+    );
+    // A multi-byte character before the bad byte counts as one column.
+    let r = validate::validate_bytes::<1024>(
+        "# \u{e9}\u{e9}\n\u{e8}"
+            .as_bytes()
+            .iter()
+            .chain(b"\xff")
+            .copied()
+            .collect::<Vec<u8>>()
+            .as_slice(),
+        "v.toml",
+        &[],
+        &Limits::default(),
+    )
+    .unwrap_err();
+    assert_eq!((r.0[0].line, r.0[0].column), (2, 2), "{r}");
+    // Cut short at the end of the file.
+    let r = validate::validate_bytes::<1024>(b"# x\n\xe2\x82", "w.toml", &[], &Limits::default())
+        .unwrap_err();
+    assert_eq!(
+        r.to_string(),
+        "w.toml:2:1: error: the file is not UTF-8: it ends inside a UTF-8 character"
+    );
+}
+
+#[test]
 fn the_bundled_config_and_valid_fixtures_validate() {
     let bundled = fixtures().join("../features.toml");
     let v = validate::validate_file::<1024>(&bundled, &[], &Limits::default()).unwrap();
