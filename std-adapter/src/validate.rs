@@ -8,7 +8,8 @@
 //!    [`crate::codegen`] (the same functions, so a file that validates generates `FlagId`s);
 //!    each flag and experiment is deserialized on its own, so a typo in one flag does not hide
 //!    the problems of the next; an unknown field (`enabeld`), a wrong type, an offset-less
-//!    date-time, an unknown environment or operator is reported at its key.
+//!    date-time, an unknown environment or operator is reported at its key, then left out so
+//!    that the rest of the flag is still deserialized and checked.
 //! 4. Semantics: the core compiler's rules (ranges, CIDRs, prerequisites, experiments,
 //!    capacity, ...), each pointed at the key it is about.
 //!
@@ -224,6 +225,7 @@ pub fn validate_bytes<const N: usize>(
         file,
         text,
         problems: Vec::new(),
+        left_out: Vec::new(),
     };
     let (root, syntax) = DeTable::parse_recoverable(text);
     for e in syntax {
@@ -323,6 +325,10 @@ struct Validator<'a> {
     file: &'a str,
     text: &'a str,
     problems: Vec<Problem>,
+    /// Parts of flags and experiments that deserialization left out after reporting them
+    /// (see [`Validator::deserialize_item`]): the compiler's diagnostics inside them are
+    /// consequences of leaving them out, not problems of the file.
+    left_out: Vec<(Scope, String)>,
 }
 
 impl Validator<'_> {
@@ -478,8 +484,9 @@ impl Validator<'_> {
         }
     }
 
-    /// Deserializes each flag and experiment on its own; a flag that fails is kept as a
-    /// disabled placeholder so that other flags naming it are not reported as unknown.
+    /// Deserializes each flag and experiment on its own ([`Validator::deserialize_item`]); a
+    /// flag that cannot be deserialized is kept as a disabled placeholder so that other flags
+    /// naming it are not reported as unknown.
     fn deserialize(&mut self, root: &Spanned<DeTable<'_>>) -> Config {
         let mut config = Config::default();
         for (key, value) in root.get_ref() {
@@ -509,32 +516,16 @@ impl Validator<'_> {
             };
             for (name, item) in items {
                 let name_str = name.get_ref().to_string();
-                let scope = if is_features {
-                    Scope::Feature(name_str.clone())
+                if is_features {
+                    let scope = Scope::Feature(name_str.clone());
+                    let flag = self
+                        .deserialize_item::<FeatureFlag>(item, &scope)
+                        .unwrap_or_else(|| FeatureFlag::new(false));
+                    config.features.insert(name_str, flag);
                 } else {
-                    Scope::Experiment(name_str.clone())
-                };
-                let result = if is_features {
-                    FeatureFlag::deserialize(ValueDeserializer::from(item.clone())).map(|f| {
-                        config.features.insert(name_str.clone(), f);
-                    })
-                } else {
-                    Experiment::deserialize(ValueDeserializer::from(item.clone())).map(|e| {
-                        config.experiments.insert(name_str.clone(), e);
-                    })
-                };
-                if let Err(e) = result {
-                    let span = e.span().unwrap_or_else(|| item.span());
-                    let field = field_at(item, span.start);
-                    self.at(
-                        span,
-                        Severity::Error,
-                        Some(&scope),
-                        field,
-                        e.message().trim_end().to_owned(),
-                    );
-                    if is_features {
-                        config.features.insert(name_str, FeatureFlag::new(false));
+                    let scope = Scope::Experiment(name_str.clone());
+                    if let Some(e) = self.deserialize_item::<Experiment>(item, &scope) {
+                        config.experiments.insert(name_str, e);
                     }
                 }
             }
@@ -542,9 +533,94 @@ impl Validator<'_> {
         config
     }
 
+    /// Deserializes one flag or experiment, reporting every field that fails rather than the
+    /// first: serde stops at the first bad field, so after reporting it the field is left out
+    /// of a copy of the item and deserialization runs again, at most [`MAX_REPAIRS`] times.
+    ///
+    /// * An unknown field, a wrong type or a bad value is reported and its key removed (a whole
+    ///   list when the bad value is one of its elements, as removing an element would shift
+    ///   the indices the next problems are reported at).
+    /// * A missing required field is reported, unless it is missing because it was removed
+    ///   here. A flag's `enabled` is then set to `false` (a disabled flag is checked in full);
+    ///   inside a list element (a custom constraint, a variant) the whole list is removed.
+    /// * An experiment's `start_time` and `end_time`, and any other required field, cannot be
+    ///   filled in without changing which experiments overlap: the experiment is given up
+    ///   (`None`) after reporting.
+    ///
+    /// What a removal causes is not reported: the compiler's diagnostics inside a removed
+    /// key, or inside the list element (`conditions.custom[0]`) holding it, are dropped.
+    fn deserialize_item<T: for<'de> Deserialize<'de>>(
+        &mut self,
+        item: &Spanned<DeValue<'_>>,
+        scope: &Scope,
+    ) -> Option<T> {
+        let mut item = item.clone();
+        let mut removed: Vec<String> = Vec::new();
+        for _ in 0..MAX_REPAIRS {
+            let e = match T::deserialize(ValueDeserializer::from(item.clone())) {
+                Ok(value) => return Some(value),
+                Err(e) => e,
+            };
+            let span = e.span().unwrap_or_else(|| item.span());
+            let path = field_at(&item, span.start).unwrap_or_default();
+            let message = e.message().trim_end().to_owned();
+            if let Some(missing) = missing_field(&message).map(str::to_owned) {
+                let field = join_field(&path, &missing);
+                if !removed.contains(&field) {
+                    self.at(span, Severity::Error, Some(scope), Some(field), message);
+                }
+                if path.is_empty() {
+                    if matches!(scope, Scope::Feature(_)) && missing == "enabled" {
+                        insert_key(&mut item, "enabled", DeValue::Boolean(false));
+                        continue;
+                    }
+                    return None;
+                }
+                // Inside a list element: the list goes.
+                let list = without_indices(&path);
+                if list.is_empty() || !remove_key(&mut item, list) {
+                    return None;
+                }
+                self.left_out.push((scope.clone(), list.to_owned()));
+                removed.push(list.to_owned());
+                continue;
+            }
+            self.at(
+                span,
+                Severity::Error,
+                Some(scope),
+                (!path.is_empty()).then(|| path.clone()),
+                message,
+            );
+            let key = without_indices(&path);
+            let windows =
+                matches!(scope, Scope::Experiment(_)) && matches!(key, "start_time" | "end_time");
+            if key.is_empty() || windows || !remove_key(&mut item, key) {
+                return None;
+            }
+            self.left_out
+                .push((scope.clone(), list_element(key).to_owned()));
+            removed.push(key.to_owned());
+        }
+        None
+    }
+
     /// A compiler diagnostic, at the key it is about; one about something the file does not
     /// have (a compiled-in flag it does not define) has no position.
     fn diagnostic(&mut self, root: &Spanned<DeTable<'_>>, d: &Diagnostic) {
+        let inside = |part: &str| {
+            d.field == part
+                || d.field
+                    .strip_prefix(part)
+                    .is_some_and(|rest| rest.starts_with(['.', '[']))
+        };
+        if self
+            .left_out
+            .iter()
+            .any(|(scope, part)| *scope == d.scope && inside(part))
+        {
+            return;
+        }
         let field = (!d.field.is_empty()).then(|| d.field.clone());
         let (line, column) = match span_of(root, d) {
             Some(span) => line_column(self.text, span.start),
@@ -845,6 +921,85 @@ fn scope_and_field(path: &[String]) -> (Option<Scope>, Option<String>) {
             (Some(Scope::Experiment(name.clone())), join(rest))
         }
         _ => (None, join(path)),
+    }
+}
+
+/// How many fields of one flag or experiment are reported and left out before the rest of it
+/// is given up on.
+const MAX_REPAIRS: usize = 32;
+
+/// `missing field `enabled`` -> `enabled`.
+fn missing_field(message: &str) -> Option<&str> {
+    message
+        .strip_prefix("missing field `")?
+        .split_once('`')
+        .map(|(field, _)| field)
+}
+
+/// `conditions.custom[0]` + `operator` -> `conditions.custom[0].operator`.
+fn join_field(parent: &str, key: &str) -> String {
+    if parent.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{parent}.{key}")
+    }
+}
+
+/// A field path without its trailing list indices: the key holding the value.
+/// `targets.environments[0]` -> `targets.environments`.
+fn without_indices(path: &str) -> &str {
+    let mut path = path;
+    while let Some(open) = path.strip_suffix(']').and_then(|p| p.rfind('[')) {
+        path = &path[..open];
+    }
+    path
+}
+
+/// The list element holding a field, or the field itself when it is in none:
+/// `conditions.custom[0].value` -> `conditions.custom[0]`, `rollout_percentage` -> itself.
+fn list_element(path: &str) -> &str {
+    match path.rfind(']') {
+        Some(close) => &path[..=close],
+        None => path,
+    }
+}
+
+/// The table at a field path, for changing it.
+fn table_at<'a, 'i>(
+    item: &'a mut Spanned<DeValue<'i>>,
+    steps: &[Step<'_>],
+) -> Option<&'a mut DeTable<'i>> {
+    let mut value = item.get_mut();
+    for step in steps {
+        value = match (value, step) {
+            (DeValue::Table(t), Step::Key(k)) => t.get_mut(*k)?.get_mut(),
+            (DeValue::Array(a), Step::Index(i)) => a.get_mut(*i)?.get_mut(),
+            _ => return None,
+        };
+    }
+    match value {
+        DeValue::Table(t) => Some(t),
+        _ => None,
+    }
+}
+
+/// Removes the key at a field path (`conditions.after`); whether there was one.
+fn remove_key(item: &mut Spanned<DeValue<'_>>, field: &str) -> bool {
+    let steps = steps(field);
+    let Some((Step::Key(last), parents)) = steps.split_last() else {
+        return false;
+    };
+    table_at(item, parents).is_some_and(|t| t.remove(*last).is_some())
+}
+
+/// Adds a top-level key to an item, spanning the item (it is not in the file).
+fn insert_key<'i>(item: &mut Spanned<DeValue<'i>>, key: &'static str, value: DeValue<'i>) {
+    let span = item.span();
+    if let DeValue::Table(t) = item.get_mut() {
+        t.insert(
+            Spanned::new(span.clone(), std::borrow::Cow::Borrowed(key)),
+            Spanned::new(span, value),
+        );
     }
 }
 

@@ -45,11 +45,11 @@ fn validate_reports_problems_as_json_and_exits_one() {
         .arg(bundled())
         .arg(&bad));
     assert_eq!(code, 1);
-    assert_eq!(lines.len(), 4, "{lines:?}");
+    assert_eq!(lines.len(), 5, "{lines:?}");
     assert_eq!(
         lines[0],
         serde_json::json!({
-            "file": bad.display().to_string(), "line": 7, "column": 22, "severity": "error",
+            "file": bad.display().to_string(), "line": 8, "column": 22, "severity": "error",
             "flag": "a", "field": "rollout_percentage",
             "message": "`rollout_percentage` must be a number from 0 to 100, found 101"
         })
@@ -61,7 +61,7 @@ fn validate_reports_problems_as_json_and_exits_one() {
     let out = vexil().arg("validate").arg(&bad).output().unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
-        text.contains(":7:22: error: flag `a`, field `rollout_percentage`"),
+        text.contains(":8:22: error: flag `a`, field `rollout_percentage`"),
         "{text}"
     );
 }
