@@ -191,6 +191,106 @@ fn usage_errors_exit_two() {
     assert_eq!(out.status.code(), Some(2));
 }
 
+#[test]
+fn a_sync_progress_outside_zero_to_one_is_a_usage_error() {
+    let eval = |progress: &str| {
+        vexil()
+            .args(["eval", "--flag", "new_mempool"])
+            .arg(format!("--sync-progress={progress}"))
+            .arg(bundled())
+            .output()
+            .unwrap()
+    };
+    for bad in ["5", "1.01", "-0.1", "NaN", "inf"] {
+        let out = eval(bad);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {err}");
+        assert!(
+            err.contains("--sync-progress") && err.contains("from 0.0 to 1.0"),
+            "{bad}: {err}"
+        );
+    }
+    for good in ["0", "0.99", "1"] {
+        assert_eq!(eval(good).status.code(), Some(0), "{good}");
+    }
+}
+
+#[test]
+fn a_bad_context_file_is_a_usage_error_naming_the_file_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.json");
+    let cases: Vec<(PathBuf, Vec<&str>)> = vec![
+        (missing.clone(), vec!["cannot read"]),
+        (
+            write(
+                dir.path(),
+                "syntax.json",
+                "{\"node_id\": \"n1\",\n \"chain_height\": }",
+            ),
+            vec![":2:18: error:", "expected value"],
+        ),
+        (
+            write(dir.path(), "nan.json", "{\"sync_progress\": NaN}"),
+            vec![":1:19: error:"],
+        ),
+        (
+            write(
+                dir.path(),
+                "unknown.json",
+                "{\"node_id\": \"n1\", \"nod_id\": \"n2\"}",
+            ),
+            vec![":1:26: error: field `nod_id`:", "unknown field `nod_id`"],
+        ),
+        (
+            write(
+                dir.path(),
+                "type.json",
+                "{\"node_id\": \"n1\",\n \"chain_height\": \"tall\"}",
+            ),
+            vec![
+                ":2:23: error: field `chain_height`:",
+                "invalid type: string \"tall\"",
+            ],
+        ),
+        (
+            write(
+                dir.path(),
+                "range.json",
+                "{\"node_id\": \"n1\",\n  \"sync_progress\": 5}",
+            ),
+            vec![
+                ":2:3: error: field `sync_progress`:",
+                "must be a number from 0.0 to 1.0, found 5",
+            ],
+        ),
+        (
+            write(dir.path(), "array.json", "[\"n1\"]"),
+            vec![": error: a context file holds one JSON object (found an array)"],
+        ),
+        (
+            write(dir.path(), "negative.json", "{\"sync_progress\": -0.5}"),
+            vec![":1:2: error: field `sync_progress`:", "found -0.5"],
+        ),
+    ];
+    for (file, words) in &cases {
+        for command in [&["eval"][..], &["rollout", "--flag", "new_mempool"][..]] {
+            let out = vexil()
+                .args(command)
+                .arg("--context")
+                .arg(file)
+                .arg(bundled())
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{}: {err}", file.display());
+            assert!(err.contains(&file.display().to_string()), "{err}");
+            for w in words {
+                assert!(err.contains(w), "{}: {w:?} not in {err}", file.display());
+            }
+        }
+    }
+}
+
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();
