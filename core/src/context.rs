@@ -140,7 +140,8 @@ impl EvaluationContext {
         self
     }
 
-    /// Sets the sync progress (0.0..=1.0).
+    /// Sets the sync progress, meant to be 0.0..=1.0 (see
+    /// [`set_sync_progress`](Self::set_sync_progress) for other values).
     pub fn with_sync_progress(mut self, progress: f64) -> Self {
         self.sync_progress = progress;
         self
@@ -196,7 +197,37 @@ impl EvaluationContext {
         self.chain_height = height;
     }
 
-    /// Sets the sync progress.
+    /// Sets the sync progress, meant to be 0.0..=1.0.
+    ///
+    /// Any value is stored as given, neither checked nor clamped (setting a context stays
+    /// free of checks, and so does evaluation). The progress is read in one place: a
+    /// `conditions.sync_progress` condition holds when `progress >= threshold`, the threshold
+    /// being 0.0..=1.0 (validation refuses others). So a value above 1.0 (or infinity) holds
+    /// every such condition, as 1.0 does; a negative value holds none, not even
+    /// `sync_progress = 0`, which 0.0 holds; and NaN holds none, since every comparison with
+    /// NaN is false. A failing condition is explained as `condition_failed` with
+    /// [`ConditionKind::SyncProgress`](crate::ConditionKind::SyncProgress). The `vexil`
+    /// command refuses a progress outside 0.0..=1.0.
+    ///
+    /// ```
+    /// use vexil_core::{model::Config, EvaluationContext, FlagTable};
+    ///
+    /// let config: Config = toml::from_str(
+    ///     "[features.zero]\nenabled = true\n[features.zero.conditions]\nsync_progress = 0.0\n\
+    ///      [features.full]\nenabled = true\n[features.full.conditions]\nsync_progress = 1.0\n",
+    /// ).unwrap();
+    /// let table: FlagTable = FlagTable::new(&[]);
+    /// table.publish(table.compile(&config).unwrap().table);
+    /// let flags = table.reader();
+    /// let on = |progress: f64, flag: &str| {
+    ///     let mut ctx = EvaluationContext::new("n");
+    ///     ctx.set_sync_progress(progress);
+    ///     flags.check_name(flag, &ctx)
+    /// };
+    /// assert!(on(5.0, "full"));                               // above 1.0: as 1.0
+    /// assert!(on(0.0, "zero") && !on(-0.5, "zero"));          // negative: not even 0.0
+    /// assert!(!on(f64::NAN, "zero") && !on(f64::NAN, "full")); // NaN: never
+    /// ```
     pub fn set_sync_progress(&mut self, progress: f64) {
         self.sync_progress = progress;
     }

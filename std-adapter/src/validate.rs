@@ -4,9 +4,12 @@
 //! 1. Limits: the file must exist, be at most [`Limits::max_file_size`] bytes and not be empty;
 //!    tables and arrays may nest at most [`Limits::max_depth`] deep.
 //! 2. Syntax: the TOML parser recovers after an error, so every syntax error is reported.
-//! 3. Types and fields: each flag and experiment is deserialized on its own, so a typo in one
-//!    flag does not hide the problems of the next; an unknown field (`enabeld`), a wrong type,
-//!    an offset-less date-time, an unknown environment or operator is reported at its key.
+//! 3. Names and types: flag, experiment and variant names follow the naming rule of
+//!    [`crate::codegen`] (the same functions, so a file that validates generates `FlagId`s);
+//!    each flag and experiment is deserialized on its own, so a typo in one flag does not hide
+//!    the problems of the next; an unknown field (`enabeld`), a wrong type, an offset-less
+//!    date-time, an unknown environment or operator is reported at its key, then left out so
+//!    that the rest of the flag is still deserialized and checked.
 //! 4. Semantics: the core compiler's rules (ranges, CIDRs, prerequisites, experiments,
 //!    capacity, ...), each pointed at the key it is about.
 //!
@@ -24,6 +27,9 @@ use toml::Spanned;
 use vexil_core::compile::{Compiled, CompiledTable};
 use vexil_core::model::{Config, Experiment, FeatureFlag};
 use vexil_core::{Diagnostic, Scope, Severity};
+
+use crate::codegen::check_names;
+pub use crate::codegen::line_column;
 
 /// Size and shape limits of a configuration file.
 #[derive(Clone, Copy, Debug)]
@@ -49,9 +55,11 @@ impl Default for Limits {
 pub struct Problem {
     /// The file, as given.
     pub file: String,
-    /// 1-based line (0 when the problem is the file as a whole).
+    /// 1-based line; 0 when the problem has no position in the file (the file as a whole,
+    /// or a compiled-in flag the file does not define). Such a problem prints as
+    /// `FILE: error: MESSAGE`; `vexil validate --format json` gives it `"line": 0`.
     pub line: usize,
-    /// 1-based column in characters (0 when the problem is the file as a whole).
+    /// 1-based column in characters (0 with line 0).
     pub column: usize,
     /// Error or warning.
     pub severity: Severity,
@@ -88,14 +96,18 @@ impl Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: {}: ",
-            self.file,
-            self.line,
-            self.column,
-            self.severity.as_str()
-        )?;
+        if self.line == 0 {
+            write!(f, "{}: {}: ", self.file, self.severity.as_str())?;
+        } else {
+            write!(
+                f,
+                "{}:{}:{}: {}: ",
+                self.file,
+                self.line,
+                self.column,
+                self.severity.as_str()
+            )?;
+        }
         match (&self.flag, &self.experiment, &self.field) {
             (Some(flag), _, Some(field)) => write!(f, "flag `{flag}`, field `{field}`: ")?,
             (Some(flag), _, None) => write!(f, "flag `{flag}`: ")?,
@@ -205,8 +217,7 @@ pub fn validate_bytes<const N: usize>(
             limits.max_file_size
         )));
     }
-    let text =
-        std::str::from_utf8(bytes).map_err(|e| whole(format!("the file is not UTF-8: {e}")))?;
+    let text = std::str::from_utf8(bytes).map_err(|e| not_utf8(file, bytes, &e))?;
     if text.trim().is_empty() {
         return Err(whole("the file is empty".to_owned()));
     }
@@ -214,16 +225,34 @@ pub fn validate_bytes<const N: usize>(
         file,
         text,
         problems: Vec::new(),
+        left_out: Vec::new(),
     };
     let (root, syntax) = DeTable::parse_recoverable(text);
     for e in syntax {
-        v.at(
-            e.span().unwrap_or(0..0),
-            Severity::Error,
-            None,
-            None,
-            e.message().trim_end().to_owned(),
-        );
+        let Some(span) = e.span() else {
+            // No position: reported as a problem of the whole file.
+            let message = e.message().trim_end().to_owned();
+            v.push(0, 0, Severity::Error, None, None, message);
+            continue;
+        };
+        // The parser says only "duplicate key": name the flag or experiment, the key, and
+        // where it was first defined, from the recovered document.
+        let duplicate = (e.message().trim_end() == "duplicate key")
+            .then(|| duplicate(&root, text, span.clone()))
+            .flatten();
+        match duplicate {
+            Some(d) => {
+                let (scope, field) = scope_and_field(&d.path);
+                v.at(span, Severity::Error, scope.as_ref(), field, d.message);
+            }
+            None => v.at(
+                span,
+                Severity::Error,
+                None,
+                None,
+                e.message().trim_end().to_owned(),
+            ),
+        }
     }
     if v.has_errors() {
         return Err(v.finish());
@@ -232,6 +261,7 @@ pub fn validate_bytes<const N: usize>(
     if v.has_errors() {
         return Err(v.finish());
     }
+    v.check_names(root.get_ref());
     let config = v.deserialize(&root);
     if config.features.is_empty() && config.experiments.is_empty() && !v.has_errors() {
         v.problems.push(Problem::whole_file(
@@ -272,10 +302,33 @@ pub fn validate_bytes<const N: usize>(
     }
 }
 
+/// The one problem of a file that is not UTF-8, at its first bad byte (the line and column
+/// count the valid text before it).
+fn not_utf8(file: &str, bytes: &[u8], e: &std::str::Utf8Error) -> Rejected {
+    let valid = &bytes[..e.valid_up_to()];
+    // `valid_up_to` ends on a character boundary by definition.
+    let before = std::str::from_utf8(valid).unwrap_or_default();
+    let (line, column) = line_column(before, before.len());
+    let message = match e.error_len() {
+        Some(_) => format!(
+            "the file is not UTF-8: byte {:#04x} does not begin a valid UTF-8 character",
+            bytes[e.valid_up_to()]
+        ),
+        None => "the file is not UTF-8: it ends inside a UTF-8 character".to_owned(),
+    };
+    let mut p = Problem::whole_file(file, message);
+    (p.line, p.column) = (line, column);
+    Rejected(vec![p])
+}
+
 struct Validator<'a> {
     file: &'a str,
     text: &'a str,
     problems: Vec<Problem>,
+    /// Parts of flags and experiments that deserialization left out after reporting them
+    /// (see [`Validator::deserialize_item`]): the compiler's diagnostics inside them are
+    /// consequences of leaving them out, not problems of the file.
+    left_out: Vec<(Scope, String)>,
 }
 
 impl Validator<'_> {
@@ -299,6 +352,19 @@ impl Validator<'_> {
         message: String,
     ) {
         let (line, column) = line_column(self.text, span.start);
+        self.push(line, column, severity, scope, field, message);
+    }
+
+    /// A problem at a line and column (0 and 0: no position).
+    fn push(
+        &mut self,
+        line: usize,
+        column: usize,
+        severity: Severity,
+        scope: Option<&Scope>,
+        field: Option<String>,
+        message: String,
+    ) {
         let (flag, experiment) = match scope {
             Some(Scope::Feature(f)) => (Some(f.clone()), None),
             Some(Scope::Experiment(e)) => (None, Some(e.clone())),
@@ -357,8 +423,70 @@ impl Validator<'_> {
         }
     }
 
-    /// Deserializes each flag and experiment on its own; a flag that fails is kept as a
-    /// disabled placeholder so that other flags naming it are not reported as unknown.
+    /// Checks the names of the flags, of the experiments and of each experiment's variants
+    /// against the naming rule ([`crate::codegen::check_names`]), each at its key (a variant's
+    /// at its `name` value), in file order so that a clash is reported at the later name.
+    fn check_names(&mut self, root: &DeTable<'_>) {
+        for (section, kind) in [("features", "flag"), ("experiments", "experiment")] {
+            let Some(DeValue::Table(items)) = root.get(section).map(Spanned::get_ref) else {
+                continue;
+            };
+            let mut keys: Vec<&Spanned<std::borrow::Cow<'_, str>>> = items.keys().collect();
+            keys.sort_by_key(|k| k.span().start);
+            let names: Vec<&str> = keys.iter().map(|k| k.get_ref().as_ref()).collect();
+            for p in check_names(kind, &names) {
+                let (key, name) = (keys[p.index], names[p.index]);
+                // The core compiler reports an empty flag name.
+                if kind == "flag" && name.is_empty() {
+                    continue;
+                }
+                let scope = if kind == "flag" {
+                    Scope::Feature(name.to_owned())
+                } else {
+                    Scope::Experiment(name.to_owned())
+                };
+                self.at(key.span(), Severity::Error, Some(&scope), None, p.message);
+            }
+            if kind == "experiment" {
+                for (key, item) in items {
+                    self.check_variant_names(key.get_ref(), item.get_ref());
+                }
+            }
+        }
+    }
+
+    /// The variant names of one experiment (those that are strings: a wrong type is reported
+    /// by deserialization).
+    fn check_variant_names(&mut self, experiment: &str, item: &DeValue<'_>) {
+        let Some(DeValue::Array(variants)) = item.get("variants").map(Spanned::get_ref) else {
+            return;
+        };
+        let names: Vec<(usize, &Spanned<DeValue<'_>>, &str)> = variants
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| {
+                let name = v.get_ref().get("name")?;
+                Some((i, name, name.get_ref().as_str()?))
+            })
+            .collect();
+        let plain: Vec<&str> = names.iter().map(|n| n.2).collect();
+        let scope = Scope::Experiment(experiment.to_owned());
+        for p in check_names("variant", &plain) {
+            let (i, value, _) = names[p.index];
+            let field = format!("variants[{i}].name");
+            self.at(
+                value.span(),
+                Severity::Error,
+                Some(&scope),
+                Some(field),
+                p.message,
+            );
+        }
+    }
+
+    /// Deserializes each flag and experiment on its own ([`Validator::deserialize_item`]); a
+    /// flag that cannot be deserialized is kept as a disabled placeholder so that other flags
+    /// naming it are not reported as unknown.
     fn deserialize(&mut self, root: &Spanned<DeTable<'_>>) -> Config {
         let mut config = Config::default();
         for (key, value) in root.get_ref() {
@@ -388,32 +516,16 @@ impl Validator<'_> {
             };
             for (name, item) in items {
                 let name_str = name.get_ref().to_string();
-                let scope = if is_features {
-                    Scope::Feature(name_str.clone())
+                if is_features {
+                    let scope = Scope::Feature(name_str.clone());
+                    let flag = self
+                        .deserialize_item::<FeatureFlag>(item, &scope)
+                        .unwrap_or_else(|| FeatureFlag::new(false));
+                    config.features.insert(name_str, flag);
                 } else {
-                    Scope::Experiment(name_str.clone())
-                };
-                let result = if is_features {
-                    FeatureFlag::deserialize(ValueDeserializer::from(item.clone())).map(|f| {
-                        config.features.insert(name_str.clone(), f);
-                    })
-                } else {
-                    Experiment::deserialize(ValueDeserializer::from(item.clone())).map(|e| {
-                        config.experiments.insert(name_str.clone(), e);
-                    })
-                };
-                if let Err(e) = result {
-                    let span = e.span().unwrap_or_else(|| item.span());
-                    let field = field_at(item, span.start);
-                    self.at(
-                        span,
-                        Severity::Error,
-                        Some(&scope),
-                        field,
-                        e.message().trim_end().to_owned(),
-                    );
-                    if is_features {
-                        config.features.insert(name_str, FeatureFlag::new(false));
+                    let scope = Scope::Experiment(name_str.clone());
+                    if let Some(e) = self.deserialize_item::<Experiment>(item, &scope) {
+                        config.experiments.insert(name_str, e);
                     }
                 }
             }
@@ -421,23 +533,474 @@ impl Validator<'_> {
         config
     }
 
+    /// Deserializes one flag or experiment, reporting every field that fails rather than the
+    /// first: serde stops at the first bad field, so after reporting it the field is left out
+    /// of a copy of the item and deserialization runs again, at most [`MAX_REPAIRS`] times.
+    ///
+    /// * An unknown field, a wrong type or a bad value is reported and its key removed (a whole
+    ///   list when the bad value is one of its elements, as removing an element would shift
+    ///   the indices the next problems are reported at).
+    /// * A missing required field is reported, unless it is missing because it was removed
+    ///   here. A flag's `enabled` is then set to `false` (a disabled flag is checked in full);
+    ///   inside a list element (a custom constraint, a variant) the whole list is removed.
+    /// * An experiment's `start_time` and `end_time`, and any other required field, cannot be
+    ///   filled in without changing which experiments overlap: the experiment is given up
+    ///   (`None`) after reporting.
+    ///
+    /// What a removal causes is not reported: the compiler's diagnostics inside a removed
+    /// key, or inside the list element (`conditions.custom[0]`) holding it, are dropped.
+    fn deserialize_item<T: for<'de> Deserialize<'de>>(
+        &mut self,
+        item: &Spanned<DeValue<'_>>,
+        scope: &Scope,
+    ) -> Option<T> {
+        let mut item = item.clone();
+        let mut removed: Vec<String> = Vec::new();
+        for _ in 0..MAX_REPAIRS {
+            let e = match T::deserialize(ValueDeserializer::from(item.clone())) {
+                Ok(value) => return Some(value),
+                Err(e) => e,
+            };
+            let span = e.span().unwrap_or_else(|| item.span());
+            let path = field_at(&item, span.start).unwrap_or_default();
+            let message = e.message().trim_end().to_owned();
+            if let Some(missing) = missing_field(&message).map(str::to_owned) {
+                let field = join_field(&path, &missing);
+                if !removed.contains(&field) {
+                    self.at(span, Severity::Error, Some(scope), Some(field), message);
+                }
+                if path.is_empty() {
+                    if matches!(scope, Scope::Feature(_)) && missing == "enabled" {
+                        insert_key(&mut item, "enabled", DeValue::Boolean(false));
+                        continue;
+                    }
+                    return None;
+                }
+                // Inside a list element: the list goes.
+                let list = without_indices(&path);
+                if list.is_empty() || !remove_key(&mut item, list) {
+                    return None;
+                }
+                self.left_out.push((scope.clone(), list.to_owned()));
+                removed.push(list.to_owned());
+                continue;
+            }
+            self.at(
+                span,
+                Severity::Error,
+                Some(scope),
+                (!path.is_empty()).then(|| path.clone()),
+                message,
+            );
+            let key = without_indices(&path);
+            let windows =
+                matches!(scope, Scope::Experiment(_)) && matches!(key, "start_time" | "end_time");
+            if key.is_empty() || windows || !remove_key(&mut item, key) {
+                return None;
+            }
+            self.left_out
+                .push((scope.clone(), list_element(key).to_owned()));
+            removed.push(key.to_owned());
+        }
+        None
+    }
+
+    /// A compiler diagnostic, at the key it is about; one about something the file does not
+    /// have (a compiled-in flag it does not define) has no position.
     fn diagnostic(&mut self, root: &Spanned<DeTable<'_>>, d: &Diagnostic) {
-        let span = span_of(root, d).unwrap_or(0..0);
+        let inside = |part: &str| {
+            d.field == part
+                || d.field
+                    .strip_prefix(part)
+                    .is_some_and(|rest| rest.starts_with(['.', '[']))
+        };
+        if self
+            .left_out
+            .iter()
+            .any(|(scope, part)| *scope == d.scope && inside(part))
+        {
+            return;
+        }
         let field = (!d.field.is_empty()).then(|| d.field.clone());
-        self.at(span, d.severity, Some(&d.scope), field, d.message.clone());
+        let (line, column) = match span_of(root, d) {
+            Some(span) => line_column(self.text, span.start),
+            None => (0, 0),
+        };
+        self.push(
+            line,
+            column,
+            d.severity,
+            Some(&d.scope),
+            field,
+            d.message.clone(),
+        );
     }
 }
 
-/// 1-based line and character column of a byte offset.
-pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let mut offset = offset.min(text.len());
-    while !text.is_char_boundary(offset) {
-        offset -= 1;
+/// A duplicate key or table, described: its full key path and the message.
+struct Duplicate {
+    /// `["features", "x", "targets", "node_ids"]`; array elements as `[i]`.
+    path: Vec<String>,
+    message: String,
+}
+
+/// A table or array of the recovered document with a span of its own text: a `[header]`
+/// table (whose span is its header only), or an inline `{ }` table or `[ ]` array (whose span
+/// covers its body).
+struct Container {
+    span: Range<usize>,
+    path: Vec<String>,
+    header: bool,
+}
+
+/// Every [`Container`] in a table, recursively.
+fn containers(table: &DeTable<'_>, text: &str, path: &mut Vec<String>, out: &mut Vec<Container>) {
+    for (k, v) in table {
+        path.push(k.get_ref().to_string());
+        value_containers(v, text, path, out);
+        path.pop();
     }
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    (line, before[line_start..].chars().count() + 1)
+}
+
+fn value_containers(
+    value: &Spanned<DeValue<'_>>,
+    text: &str,
+    path: &mut Vec<String>,
+    out: &mut Vec<Container>,
+) {
+    let first = text
+        .get(value.span().start..)
+        .and_then(|t| t.chars().next());
+    match value.get_ref() {
+        DeValue::Table(t) => {
+            if matches!(first, Some('[' | '{')) {
+                out.push(Container {
+                    span: value.span(),
+                    path: path.clone(),
+                    header: first == Some('['),
+                });
+            }
+            containers(t, text, path, out);
+        }
+        DeValue::Array(a) => {
+            // An array of tables (`[[x]]`) has header tables as elements and no text of its
+            // own; any other array is inline.
+            let of_tables = a.iter().any(|e| {
+                e.get_ref().is_table()
+                    && text
+                        .get(e.span().start..)
+                        .is_some_and(|t| t.starts_with('['))
+            });
+            if first == Some('[') && !of_tables {
+                out.push(Container {
+                    span: value.span(),
+                    path: path.clone(),
+                    header: false,
+                });
+            }
+            for (i, e) in a.iter().enumerate() {
+                path.push(format!("[{i}]"));
+                value_containers(e, text, path, out);
+                path.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A key as written (`x`, `"has space"`, `'lit'`) without its quotes.
+fn unquote(key: &str) -> String {
+    let key = key.trim();
+    for q in ['"', '\''] {
+        if let Some(inner) = key.strip_prefix(q).and_then(|k| k.strip_suffix(q)) {
+            return inner.to_owned();
+        }
+    }
+    key.to_owned()
+}
+
+/// The keys of the table header on the line holding `at`, each as written with its byte
+/// range, when that line is a header (`[a.b]` or `[[a.b]]`).
+fn header_keys(text: &str, at: usize) -> Option<Vec<(&str, Range<usize>)>> {
+    let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[at..].find('\n').map_or(text.len(), |i| at + i);
+    let line = &text[line_start..line_end];
+    let open = line.len() - line.trim_start().len();
+    if !line[open..].starts_with('[') {
+        return None;
+    }
+    let bytes = line.as_bytes();
+    let mut i = open + 1;
+    if bytes.get(i) == Some(&b'[') {
+        i += 1;
+    }
+    let mut keys = Vec::new();
+    loop {
+        while bytes.get(i).is_some_and(|b| *b == b' ' || *b == b'\t') {
+            i += 1;
+        }
+        let start = i;
+        match bytes.get(i) {
+            Some(&q @ (b'"' | b'\'')) => {
+                i += 1;
+                while let Some(&b) = bytes.get(i) {
+                    i += 1;
+                    if b == b'\\' && q == b'"' {
+                        i += 1;
+                    } else if b == q {
+                        break;
+                    }
+                }
+            }
+            _ => {
+                while bytes
+                    .get(i)
+                    .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'-')
+                {
+                    i += 1;
+                }
+            }
+        }
+        let end = i.min(line.len());
+        if start == end {
+            return None;
+        }
+        keys.push((&line[start..end], line_start + start..line_start + end));
+        while bytes.get(i).is_some_and(|b| *b == b' ' || *b == b'\t') {
+            i += 1;
+        }
+        if bytes.get(i) != Some(&b'.') {
+            return Some(keys);
+        }
+        i += 1;
+    }
+}
+
+/// The dotted keys written before the key at `at` (`targets.` before `node_ids`), unquoted,
+/// outermost first.
+fn dotted_prefix(text: &str, at: usize) -> Vec<String> {
+    let bytes = text.as_bytes();
+    let mut prefix = Vec::new();
+    let mut i = at;
+    let skip_blanks = |mut i: usize| {
+        while i > 0 && (bytes[i - 1] == b' ' || bytes[i - 1] == b'\t') {
+            i -= 1;
+        }
+        i
+    };
+    loop {
+        i = skip_blanks(i);
+        if i == 0 || bytes[i - 1] != b'.' {
+            break;
+        }
+        i = skip_blanks(i - 1);
+        let end = i;
+        match bytes.get(i.wrapping_sub(1)) {
+            Some(&q @ (b'"' | b'\'')) => {
+                i -= 1;
+                while i > 0 {
+                    i -= 1;
+                    if bytes[i] == q && (i == 0 || bytes[i - 1] != b'\\') {
+                        break;
+                    }
+                }
+            }
+            _ => {
+                while i > 0
+                    && (bytes[i - 1].is_ascii_alphanumeric()
+                        || bytes[i - 1] == b'_'
+                        || bytes[i - 1] == b'-')
+                {
+                    i -= 1;
+                }
+            }
+        }
+        if i == end || !text.is_char_boundary(i) {
+            break;
+        }
+        prefix.insert(0, unquote(&text[i..end]));
+    }
+    prefix
+}
+
+/// The child of a table (`key`) or array (`[i]`) at one step of a key path.
+fn child<'a, 'i>(value: &'a DeValue<'i>, step: &str) -> Option<&'a Spanned<DeValue<'i>>> {
+    match (
+        value,
+        step.strip_prefix('[').and_then(|s| s.strip_suffix(']')),
+    ) {
+        (DeValue::Array(a), Some(i)) => a.get(i.parse::<usize>().ok()?),
+        (DeValue::Table(t), None) => t.get(step),
+        _ => None,
+    }
+}
+
+/// The span of the key that first defined `path` in the recovered document.
+fn first_key_span(root: &DeTable<'_>, path: &[String]) -> Option<Range<usize>> {
+    let (last, parents) = path.split_last()?;
+    let table = match parents.split_first() {
+        None => root,
+        Some((first, rest)) => {
+            let mut value = root.get(first.as_str())?;
+            for step in rest {
+                value = child(value.get_ref(), step)?;
+            }
+            value.get_ref().as_table()?
+        }
+    };
+    table.get_key_value(last.as_str()).map(|(k, _)| k.span())
+}
+
+/// Describes the duplicate key the parser reported at `span`: the table header defined a
+/// second time, or the key set a second time (inside a header table, a dotted key or an
+/// inline table), with the line of the first definition where the document still has it.
+fn duplicate(root: &Spanned<DeTable<'_>>, text: &str, span: Range<usize>) -> Option<Duplicate> {
+    let key = unquote(text.get(span.clone())?);
+    let mut all = Vec::new();
+    containers(root.get_ref(), text, &mut Vec::new(), &mut all);
+    // Inside an inline table or array: the innermost one holding the key.
+    let inline = all
+        .iter()
+        .filter(|c| !c.header && c.span.start < span.start && span.end <= c.span.end)
+        .min_by_key(|c| c.span.len());
+    if inline.is_none() {
+        if let Some(keys) = header_keys(text, span.start) {
+            // A header: the table it names, up to the key reported, is defined again.
+            let upto = keys.iter().position(|(_, r)| r.contains(&span.start))?;
+            let written: Vec<&str> = keys[..=upto].iter().map(|(k, _)| *k).collect();
+            return Some(Duplicate {
+                path: written.iter().map(|k| unquote(k)).collect(),
+                message: format!(
+                    "the table `[{}]` is defined again (a table is defined once)",
+                    written.join(".")
+                ),
+            });
+        }
+    }
+    // A key in the body of the latest header before it (the root before any header).
+    let base = match inline {
+        Some(c) => c.path.clone(),
+        None => all
+            .iter()
+            .filter(|c| c.header && c.span.start <= span.start)
+            .max_by_key(|c| (c.span.start, c.path.len()))
+            .map(|c| c.path.clone())
+            .unwrap_or_default(),
+    };
+    let mut path = base;
+    path.extend(dotted_prefix(text, span.start));
+    path.push(key.clone());
+    let first = first_key_span(root.get_ref(), &path)
+        .filter(|first| first.start < span.start)
+        .map(|first| format!(" (first at line {})", line_column(text, first.start).0))
+        .unwrap_or_default();
+    Some(Duplicate {
+        path,
+        message: format!("the key `{key}` is defined again{first}"),
+    })
+}
+
+/// The flag or experiment a key path is in, and the field inside it (`targets.node_ids`,
+/// `variants[0].name`); for a path outside both, the whole path as the field.
+fn scope_and_field(path: &[String]) -> (Option<Scope>, Option<String>) {
+    let join = |steps: &[String]| {
+        let joined = steps.iter().fold(String::new(), |mut acc, step| {
+            if !acc.is_empty() && !step.starts_with('[') {
+                acc.push('.');
+            }
+            acc.push_str(step);
+            acc
+        });
+        (!joined.is_empty()).then_some(joined)
+    };
+    match path {
+        [section, name, rest @ ..] if section == "features" => {
+            (Some(Scope::Feature(name.clone())), join(rest))
+        }
+        [section, name, rest @ ..] if section == "experiments" => {
+            (Some(Scope::Experiment(name.clone())), join(rest))
+        }
+        _ => (None, join(path)),
+    }
+}
+
+/// How many fields of one flag or experiment are reported and left out before the rest of it
+/// is given up on.
+const MAX_REPAIRS: usize = 32;
+
+/// `missing field `enabled`` -> `enabled`.
+fn missing_field(message: &str) -> Option<&str> {
+    message
+        .strip_prefix("missing field `")?
+        .split_once('`')
+        .map(|(field, _)| field)
+}
+
+/// `conditions.custom[0]` + `operator` -> `conditions.custom[0].operator`.
+fn join_field(parent: &str, key: &str) -> String {
+    if parent.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{parent}.{key}")
+    }
+}
+
+/// A field path without its trailing list indices: the key holding the value.
+/// `targets.environments[0]` -> `targets.environments`.
+fn without_indices(path: &str) -> &str {
+    let mut path = path;
+    while let Some(open) = path.strip_suffix(']').and_then(|p| p.rfind('[')) {
+        path = &path[..open];
+    }
+    path
+}
+
+/// The list element holding a field, or the field itself when it is in none:
+/// `conditions.custom[0].value` -> `conditions.custom[0]`, `rollout_percentage` -> itself.
+fn list_element(path: &str) -> &str {
+    match path.rfind(']') {
+        Some(close) => &path[..=close],
+        None => path,
+    }
+}
+
+/// The table at a field path, for changing it.
+fn table_at<'a, 'i>(
+    item: &'a mut Spanned<DeValue<'i>>,
+    steps: &[Step<'_>],
+) -> Option<&'a mut DeTable<'i>> {
+    let mut value = item.get_mut();
+    for step in steps {
+        value = match (value, step) {
+            (DeValue::Table(t), Step::Key(k)) => t.get_mut(*k)?.get_mut(),
+            (DeValue::Array(a), Step::Index(i)) => a.get_mut(*i)?.get_mut(),
+            _ => return None,
+        };
+    }
+    match value {
+        DeValue::Table(t) => Some(t),
+        _ => None,
+    }
+}
+
+/// Removes the key at a field path (`conditions.after`); whether there was one.
+fn remove_key(item: &mut Spanned<DeValue<'_>>, field: &str) -> bool {
+    let steps = steps(field);
+    let Some((Step::Key(last), parents)) = steps.split_last() else {
+        return false;
+    };
+    table_at(item, parents).is_some_and(|t| t.remove(*last).is_some())
+}
+
+/// Adds a top-level key to an item, spanning the item (it is not in the file).
+fn insert_key<'i>(item: &mut Spanned<DeValue<'i>>, key: &'static str, value: DeValue<'i>) {
+    let span = item.span();
+    if let DeValue::Table(t) = item.get_mut() {
+        t.insert(
+            Spanned::new(span.clone(), std::borrow::Cow::Borrowed(key)),
+            Spanned::new(span, value),
+        );
+    }
 }
 
 /// One step of a field path.

@@ -45,11 +45,11 @@ fn validate_reports_problems_as_json_and_exits_one() {
         .arg(bundled())
         .arg(&bad));
     assert_eq!(code, 1);
-    assert_eq!(lines.len(), 4, "{lines:?}");
+    assert_eq!(lines.len(), 5, "{lines:?}");
     assert_eq!(
         lines[0],
         serde_json::json!({
-            "file": bad.display().to_string(), "line": 7, "column": 22, "severity": "error",
+            "file": bad.display().to_string(), "line": 8, "column": 22, "severity": "error",
             "flag": "a", "field": "rollout_percentage",
             "message": "`rollout_percentage` must be a number from 0 to 100, found 101"
         })
@@ -61,8 +61,34 @@ fn validate_reports_problems_as_json_and_exits_one() {
     let out = vexil().arg("validate").arg(&bad).output().unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
-        text.contains(":7:22: error: flag `a`, field `rollout_percentage`"),
+        text.contains(":8:22: error: flag `a`, field `rollout_percentage`"),
         "{text}"
+    );
+}
+
+#[test]
+fn whole_file_problems_have_no_position_in_text_and_line_zero_in_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = write(dir.path(), "empty.toml", "# nothing\n");
+    let (code, lines, _) = run(vexil().args(["validate", "--format", "json"]).arg(&empty));
+    assert_eq!(code, 1);
+    assert_eq!(
+        lines,
+        [serde_json::json!({
+            "file": empty.display().to_string(), "line": 0, "column": 0, "severity": "error",
+            "flag": null, "field": null,
+            "message": "the file defines no flags (only comments or empty tables); an empty \
+                        configuration would turn every flag off"
+        })]
+    );
+    let out = vexil().arg("validate").arg(&empty).output().unwrap();
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        format!(
+            "{}: error: the file defines no flags (only comments or empty tables); an empty \
+             configuration would turn every flag off\n",
+            empty.display()
+        )
     );
 }
 
@@ -163,6 +189,106 @@ fn usage_errors_exit_two() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown environment"));
     let out = vexil().args(["frobnicate"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn a_sync_progress_outside_zero_to_one_is_a_usage_error() {
+    let eval = |progress: &str| {
+        vexil()
+            .args(["eval", "--flag", "new_mempool"])
+            .arg(format!("--sync-progress={progress}"))
+            .arg(bundled())
+            .output()
+            .unwrap()
+    };
+    for bad in ["5", "1.01", "-0.1", "NaN", "inf"] {
+        let out = eval(bad);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {err}");
+        assert!(
+            err.contains("--sync-progress") && err.contains("from 0.0 to 1.0"),
+            "{bad}: {err}"
+        );
+    }
+    for good in ["0", "0.99", "1"] {
+        assert_eq!(eval(good).status.code(), Some(0), "{good}");
+    }
+}
+
+#[test]
+fn a_bad_context_file_is_a_usage_error_naming_the_file_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.json");
+    let cases: Vec<(PathBuf, Vec<&str>)> = vec![
+        (missing.clone(), vec!["cannot read"]),
+        (
+            write(
+                dir.path(),
+                "syntax.json",
+                "{\"node_id\": \"n1\",\n \"chain_height\": }",
+            ),
+            vec![":2:18: error:", "expected value"],
+        ),
+        (
+            write(dir.path(), "nan.json", "{\"sync_progress\": NaN}"),
+            vec![":1:19: error:"],
+        ),
+        (
+            write(
+                dir.path(),
+                "unknown.json",
+                "{\"node_id\": \"n1\", \"nod_id\": \"n2\"}",
+            ),
+            vec![":1:26: error: field `nod_id`:", "unknown field `nod_id`"],
+        ),
+        (
+            write(
+                dir.path(),
+                "type.json",
+                "{\"node_id\": \"n1\",\n \"chain_height\": \"tall\"}",
+            ),
+            vec![
+                ":2:23: error: field `chain_height`:",
+                "invalid type: string \"tall\"",
+            ],
+        ),
+        (
+            write(
+                dir.path(),
+                "range.json",
+                "{\"node_id\": \"n1\",\n  \"sync_progress\": 5}",
+            ),
+            vec![
+                ":2:3: error: field `sync_progress`:",
+                "must be a number from 0.0 to 1.0, found 5",
+            ],
+        ),
+        (
+            write(dir.path(), "array.json", "[\"n1\"]"),
+            vec![": error: a context file holds one JSON object (found an array)"],
+        ),
+        (
+            write(dir.path(), "negative.json", "{\"sync_progress\": -0.5}"),
+            vec![":1:2: error: field `sync_progress`:", "found -0.5"],
+        ),
+    ];
+    for (file, words) in &cases {
+        for command in [&["eval"][..], &["rollout", "--flag", "new_mempool"][..]] {
+            let out = vexil()
+                .args(command)
+                .arg("--context")
+                .arg(file)
+                .arg(bundled())
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{}: {err}", file.display());
+            assert!(err.contains(&file.display().to_string()), "{err}");
+            for w in words {
+                assert!(err.contains(w), "{}: {w:?} not in {err}", file.display());
+            }
+        }
+    }
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {

@@ -20,7 +20,31 @@ struct Expect {
     words: String,
 }
 
-/// `# expect: error 4:22 flag=a field=rollout_percentage ~ words in the message`
+/// The words of an expectation's head, split at spaces outside double quotes, quotes removed
+/// (`flag="has space"` is one word, `flag=has space`).
+fn head_words(head: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut word = String::new();
+    let mut quoted = false;
+    for c in head.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            ' ' if !quoted => {
+                if !word.is_empty() {
+                    out.push(std::mem::take(&mut word));
+                }
+            }
+            c => word.push(c),
+        }
+    }
+    if !word.is_empty() {
+        out.push(word);
+    }
+    out
+}
+
+/// `# expect: error 4:22 flag=a field=rollout_percentage ~ words in the message` (a value with
+/// a space in double quotes: `flag="has space"`)
 fn expectations(text: &str) -> Vec<Expect> {
     text.lines()
         .filter_map(|l| l.strip_prefix("# expect: "))
@@ -28,7 +52,8 @@ fn expectations(text: &str) -> Vec<Expect> {
             let (head, words) = l
                 .split_once(" ~ ")
                 .unwrap_or((l.trim_end_matches(" ~"), ""));
-            let mut parts = head.split_whitespace();
+            let parts = head_words(head);
+            let mut parts = parts.iter().map(String::as_str);
             let severity = match parts.next().unwrap() {
                 "error" => Severity::Error,
                 "warning" => Severity::Warning,
@@ -139,6 +164,46 @@ fn problems_print_as_file_line_column() {
 }
 
 #[test]
+fn problems_of_the_whole_file_print_without_a_position() {
+    let r = validate::validate_bytes::<1024>(b"\n", "e.toml", &[], &Limits::default()).unwrap_err();
+    assert_eq!((r.0[0].line, r.0[0].column), (0, 0));
+    assert_eq!(r.to_string(), "e.toml: error: the file is empty");
+}
+
+#[test]
+fn invalid_utf8_is_reported_at_its_first_bad_byte() {
+    let text = b"[features.a]\nenabled = true\ndescription = \"caf\xe9 cr\xe8me\"\n";
+    let r = validate::validate_bytes::<1024>(text, "u.toml", &[], &Limits::default()).unwrap_err();
+    assert_eq!(r.0.len(), 1, "{r}");
+    assert_eq!(
+        r.to_string(),
+        "u.toml:3:19: error: the file is not UTF-8: byte 0xe9 does not begin a valid UTF-8 character"
+    );
+    // A multi-byte character before the bad byte counts as one column.
+    let r = validate::validate_bytes::<1024>(
+        "# \u{e9}\u{e9}\n\u{e8}"
+            .as_bytes()
+            .iter()
+            .chain(b"\xff")
+            .copied()
+            .collect::<Vec<u8>>()
+            .as_slice(),
+        "v.toml",
+        &[],
+        &Limits::default(),
+    )
+    .unwrap_err();
+    assert_eq!((r.0[0].line, r.0[0].column), (2, 2), "{r}");
+    // Cut short at the end of the file.
+    let r = validate::validate_bytes::<1024>(b"# x\n\xe2\x82", "w.toml", &[], &Limits::default())
+        .unwrap_err();
+    assert_eq!(
+        r.to_string(),
+        "w.toml:2:1: error: the file is not UTF-8: it ends inside a UTF-8 character"
+    );
+}
+
+#[test]
 fn the_bundled_config_and_valid_fixtures_validate() {
     let bundled = fixtures().join("../features.toml");
     let v = validate::validate_file::<1024>(&bundled, &[], &Limits::default()).unwrap();
@@ -173,10 +238,11 @@ fn compiled_in_flags_are_warned_about_both_ways() {
     .unwrap();
     let w: Vec<String> = v.warnings.iter().map(ToString::to_string).collect();
     assert_eq!(w.len(), 2, "{w:?}");
+    // A compiled-in flag missing from the file has no position in it.
     assert!(
-        w[0].starts_with("w.toml:0:0: warning: flag `missing`")
-            || w.iter()
-                .any(|l| l.contains("`missing` is compiled into this binary")),
+        w.iter().any(|l| l.starts_with(
+            "w.toml: warning: flag `missing`: flag `missing` is compiled into this binary"
+        )),
         "{w:?}"
     );
     assert!(
@@ -207,8 +273,7 @@ fn capacity_size_and_emptiness_are_enforced() {
     let big = format!("{five}# {}", "x".repeat(100));
     let r = validate::validate_bytes::<1024>(big.as_bytes(), "big.toml", &[], &limits).unwrap_err();
     assert!(
-        r.to_string()
-            .starts_with("big.toml:0:0: error: the file is"),
+        r.to_string().starts_with("big.toml: error: the file is"),
         "{r}"
     );
 

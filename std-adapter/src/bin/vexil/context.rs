@@ -21,7 +21,7 @@ pub struct ContextArgs {
     #[arg(long, value_name = "N")]
     pub chain_height: Option<u64>,
     /// The sync progress, 0.0 to 1.0.
-    #[arg(long, value_name = "X")]
+    #[arg(long, value_name = "X", value_parser = parse_sync_progress)]
     pub sync_progress: Option<f64>,
     /// The validator key.
     #[arg(long, value_name = "KEY")]
@@ -39,9 +39,12 @@ pub struct ContextArgs {
     /// validator_key, ip_address, custom_attributes, now); options given here win.
     #[arg(long, value_name = "FILE.json")]
     pub context: Option<PathBuf>,
+    /// The `--context` file, read and checked once by [`ContextArgs::load`].
+    #[arg(skip)]
+    loaded: Option<ContextFile>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, Clone, Debug)]
 #[serde(deny_unknown_fields)]
 struct ContextFile {
     node_id: Option<String>,
@@ -60,6 +63,23 @@ fn parse_env(s: &str) -> Result<Environment, String> {
         .map_err(|e: vexil::model::UnknownEnvironment| e.to_string())
 }
 
+/// The library takes any `f64` (see `EvaluationContext::set_sync_progress`), but a progress
+/// outside 0.0..=1.0, or NaN, is a mistake on the command line: refused rather than evaluated.
+fn check_sync_progress(p: f64) -> Result<f64, String> {
+    if (0.0..=1.0).contains(&p) {
+        Ok(p)
+    } else {
+        Err(format!("must be a number from 0.0 to 1.0, found {p}"))
+    }
+}
+
+fn parse_sync_progress(s: &str) -> Result<f64, String> {
+    let p: f64 = s
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number; it must be a number from 0.0 to 1.0"))?;
+    check_sync_progress(p)
+}
+
 fn parse_attr(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
         Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
@@ -73,16 +93,85 @@ fn parse_now(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
         .map_err(|e| format!("`{s}` is not an RFC 3339 date-time with an offset: {e}"))
 }
 
+/// Reads and checks a `--context` file: the message names the file, and where they are known
+/// the line, column and field.
+fn read_context_file(path: &std::path::Path) -> Result<ContextFile, String> {
+    let file = path.display();
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{file}: cannot read: {e}"))?;
+    // serde would read a JSON array as the fields in order: refused outright.
+    if let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) {
+        if !value.is_object() {
+            return Err(format!(
+                "{file}: error: a context file holds one JSON object (found {})",
+                match value {
+                    serde_json::Value::Array(_) => "an array",
+                    serde_json::Value::String(_) => "a string",
+                    serde_json::Value::Number(_) => "a number",
+                    serde_json::Value::Bool(_) => "a boolean",
+                    _ => "null",
+                }
+            ));
+        }
+    }
+    let context: ContextFile = serde_json::from_str(&text).map_err(|e| {
+        // serde_json's message ends with the position, given here in front instead.
+        let message = e.to_string();
+        let suffix = format!(" at line {} column {}", e.line(), e.column());
+        let message = message.strip_suffix(&suffix).unwrap_or(&message);
+        let field = failing_field(&text)
+            .map(|f| format!("field `{f}`: "))
+            .unwrap_or_default();
+        format!(
+            "{file}:{}:{}: error: {field}{message}",
+            e.line(),
+            e.column()
+        )
+    })?;
+    if let Some(p) = context.sync_progress {
+        check_sync_progress(p).map_err(|m| {
+            // serde_json keeps no positions: the key's, found in the text.
+            let at = text
+                .find("\"sync_progress\"")
+                .map(|i| {
+                    let before = &text[..i];
+                    let line = before.matches('\n').count() + 1;
+                    let column = before.len() - before.rfind('\n').map_or(0, |n| n + 1) + 1;
+                    format!(":{line}:{column}")
+                })
+                .unwrap_or_default();
+            format!("{file}{at}: error: field `sync_progress`: {m}")
+        })?;
+    }
+    Ok(context)
+}
+
+/// The top-level field of a context file that does not deserialize: each key is tried on its
+/// own (every field is optional, so a key alone fails only if it is unknown or its value is
+/// wrong). `None` when the text is not a JSON object.
+fn failing_field(text: &str) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(text).ok()?;
+    value.as_object()?.iter().find_map(|(k, v)| {
+        let alone = serde_json::Value::Object([(k.clone(), v.clone())].into_iter().collect());
+        ContextFile::deserialize(alone).is_err().then(|| k.clone())
+    })
+}
+
 impl ContextArgs {
+    /// Reads and checks the `--context` file, once, before any command runs: a bad file is a
+    /// usage error (exit 2), and `build` then uses what was read.
+    pub fn load(&mut self) -> Result<(), String> {
+        if let Some(path) = &self.context {
+            self.loaded = Some(read_context_file(path)?);
+        }
+        Ok(())
+    }
+
     /// The context for one node (`node_id` overrides the options' and the file's).
     pub fn build(&self, node_id: Option<&str>) -> Result<EvaluationContext, String> {
-        let file: ContextFile = match &self.context {
-            Some(p) => {
-                let text = std::fs::read_to_string(p)
-                    .map_err(|e| format!("{}: cannot read: {e}", p.display()))?;
-                serde_json::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))?
-            }
-            None => ContextFile::default(),
+        let file: ContextFile = match (&self.loaded, &self.context) {
+            (Some(loaded), _) => loaded.clone(),
+            (None, Some(p)) => read_context_file(p)?,
+            (None, None) => ContextFile::default(),
         };
         let id = node_id
             .map(str::to_owned)

@@ -1,6 +1,7 @@
 //! `vexil`: validate, evaluate, diff, watch and inspect Vexil feature-flag configurations
 //! (SPEC section 8). Exit codes: 0 success (valid, same, intact), 1 a negative answer or an
-//! error in the input (invalid, different, broken), 2 a usage error.
+//! error in the input (invalid, different, broken), 2 a usage error (a bad option, or a bad
+//! `--context` file).
 
 mod commands;
 mod context;
@@ -183,8 +184,21 @@ fn init_logging() -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
     if let Err(message) = init_logging() {
+        eprintln!("vexil: {message}");
+        return ExitCode::from(2);
+    }
+    // A bad `--context` file is a usage error like a bad option, found before any work.
+    let context = match &mut cli.command {
+        Command::Eval { context, .. }
+        | Command::Diff { context, .. }
+        | Command::Watch { context, .. }
+        | Command::Rollout { context, .. }
+        | Command::Variant { context, .. } => Some(context),
+        Command::Validate { .. } | Command::Schema | Command::Audit { .. } => None,
+    };
+    if let Err(message) = context.map_or(Ok(()), ContextArgs::load) {
         eprintln!("vexil: {message}");
         return ExitCode::from(2);
     }
