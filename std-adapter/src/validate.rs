@@ -554,15 +554,20 @@ impl Validator<'_> {
         item: &Spanned<DeValue<'_>>,
         scope: &Scope,
     ) -> Option<T> {
-        let mut item = item.clone();
+        // The item is copied for repairs only once it fails: a valid item is cloned once, to
+        // be deserialized (a reload of a large file clones every item).
+        let original = item;
+        let mut repaired: Option<Spanned<DeValue<'_>>> = None;
         let mut removed: Vec<String> = Vec::new();
         for _ in 0..MAX_REPAIRS {
-            let e = match T::deserialize(ValueDeserializer::from(item.clone())) {
+            let current = repaired.as_ref().unwrap_or(original);
+            let e = match T::deserialize(ValueDeserializer::from(current.clone())) {
                 Ok(value) => return Some(value),
                 Err(e) => e,
             };
+            let item = repaired.get_or_insert_with(|| original.clone());
             let span = e.span().unwrap_or_else(|| item.span());
-            let path = field_at(&item, span.start).unwrap_or_default();
+            let path = field_at(item, span.start).unwrap_or_default();
             let message = e.message().trim_end().to_owned();
             if let Some(missing) = missing_field(&message).map(str::to_owned) {
                 let field = join_field(&path, &missing);
@@ -571,14 +576,14 @@ impl Validator<'_> {
                 }
                 if path.is_empty() {
                     if matches!(scope, Scope::Feature(_)) && missing == "enabled" {
-                        insert_key(&mut item, "enabled", DeValue::Boolean(false));
+                        insert_key(item, "enabled", DeValue::Boolean(false));
                         continue;
                     }
                     return None;
                 }
                 // Inside a list element: the list goes.
                 let list = without_indices(&path);
-                if list.is_empty() || !remove_key(&mut item, list) {
+                if list.is_empty() || !remove_key(item, list) {
                     return None;
                 }
                 self.left_out.push((scope.clone(), list.to_owned()));
@@ -595,7 +600,7 @@ impl Validator<'_> {
             let key = without_indices(&path);
             let windows =
                 matches!(scope, Scope::Experiment(_)) && matches!(key, "start_time" | "end_time");
-            if key.is_empty() || windows || !remove_key(&mut item, key) {
+            if key.is_empty() || windows || !remove_key(item, key) {
                 return None;
             }
             self.left_out
