@@ -512,6 +512,7 @@ fn audit_verify_exits_zero_when_intact_and_one_when_broken() {
         .unwrap();
     std::fs::write(&path, support::version(2)).unwrap();
     flags.reload();
+    assert!(flags.flush_audit(support::PATIENCE));
     let (code, lines, _) = run(vexil()
         .args(["audit", "verify", "--format", "json"])
         .arg(&log));
