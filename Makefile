@@ -8,7 +8,7 @@ NOSTD_TARGET ?= thumbv7em-none-eabihf
 ## The main job: watch the bundled config/features.toml, live, with a simulated fleet of
 ## 1,000 nodes (edit the file in another terminal; Ctrl-C to stop).
 run:
-	$(CARGO) run -q -j$(JOBS) -p vexil --bin vexil -- watch config/features.toml --fleet 1000 \
+	$(CARGO) run -j$(JOBS) -p vexil-cli --bin vexil -- watch config/features.toml --fleet 1000 \
 		--node-id canary-1 --env canary --chain-height 1200000 --sync-progress 1 --ip 10.1.0.1
 
 ## Every test of the workspace.

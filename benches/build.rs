@@ -2,7 +2,7 @@
 
 fn main() {
     let config = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/features.toml");
-    if let Err(e) = vexil::codegen::generate(&config) {
+    if let Err(e) = vexil_build::generate(&config) {
         panic!("{e}");
     }
 }

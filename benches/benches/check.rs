@@ -14,9 +14,9 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use criterion::{criterion_group, Criterion};
-use vexil::bucketing::SECRET;
 use vexil::{EvaluationContext, FlagKey};
 use vexil_benches::{bench_flags, FlagId};
+use vexil_core::bucketing::SECRET;
 
 fn checks(c: &mut Criterion) {
     let (flags, _dir) = bench_flags();
@@ -103,7 +103,8 @@ fn checks(c: &mut Criterion) {
         b.iter(|| reader.check(FlagId::ParallelValidation, black_box(&ctx)))
     });
     // The same check without usage counting: what counting costs, in the same run.
-    let uncounted = flags.table().reader();
+    let uncounted_table = vexil_benches::bench_table();
+    let uncounted = uncounted_table.reader();
     g.bench_function("plain_on_without_usage_counting", |b| {
         b.iter(|| uncounted.check(black_box(FlagId::ParallelValidation), black_box(&ctx)))
     });
@@ -155,11 +156,11 @@ fn checks(c: &mut Criterion) {
     });
     // With the call-site caches off, as inside the window around a time boundary: every call
     // evaluates against the process-wide context.
-    vexil::global::__private::set_caching(false);
+    vexil::__private::set_caching(false);
     g.bench_function("feature_enabled_caching_off", |b| {
         b.iter(|| vexil::feature_enabled!(black_box(FlagId::ParallelValidation)))
     });
-    vexil::global::__private::set_caching(true);
+    vexil::__private::set_caching(true);
     g.bench_function("flags_check_pinned_per_call", |b| {
         b.iter(|| flags.check(black_box(FlagId::ParallelValidation), black_box(&ctx)))
     });
@@ -172,7 +173,7 @@ fn reload(c: &mut Criterion) {
         ("bundled", vexil_benches::bench_config_text()),
         ("generated_1000", vexil_benches::generated_config(1000)),
     ] {
-        let table: vexil::FlagTable = vexil::FlagTable::new(&[]);
+        let table: vexil_core::FlagTable = vexil_core::FlagTable::new(&[]);
         g.bench_function(format!("parse_validate_compile_publish/{name}"), |b| {
             b.iter(|| {
                 let v = vexil::validate::validate_bytes::<{ vexil::DEFAULT_CAPACITY }>(

@@ -13,8 +13,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use vexil::{EvaluationContext, FlagIndex, FlagTable};
+use vexil::{EvaluationContext, FlagIndex};
 use vexil_benches::{bench_config_text, bench_flags, quantile, selected, FlagId};
+use vexil_core::FlagTable;
 
 const BATCH: usize = 256;
 
@@ -65,7 +66,7 @@ fn run(threads: usize, duration: Duration) -> Run {
         .map(|t| {
             let (table, stop, mix) = (Arc::clone(&table), Arc::clone(&stop), mix.clone());
             std::thread::spawn(move || {
-                let shard = vexil::usage::UsageShard::new(table.capacity());
+                let shard = vexil_core::usage::UsageShard::new(table.capacity());
                 let reader = table.arc_reader().with_usage(shard);
                 let ctx = EvaluationContext::new(format!("node-{t}"));
                 let mut batches = Vec::with_capacity(1 << 20);
@@ -153,7 +154,7 @@ fn main() {
     let (flags, _dir) = bench_flags();
     vexil::global::install(flags).expect("installed once");
     vexil::global::set_context(EvaluationContext::new("node-4711"));
-    vexil::global::__private::set_caching(false);
+    vexil::__private::set_caching(false);
     println!("feature_enabled! with the call-site caches off (one site, two flags in turn), {duration:?} per run");
     let per_second: Vec<f64> = [1, 2]
         .into_iter()

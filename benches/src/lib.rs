@@ -7,7 +7,8 @@ pub mod report;
 
 use std::path::PathBuf;
 
-use vexil::{FlagTable, Flags};
+use vexil::Flags;
+use vexil_core::FlagTable;
 
 /// Benchmark flags appended to the bundled configuration.
 pub fn extra_flags() -> String {

@@ -5,7 +5,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use vexil::validate::{validate_bytes, Limits};
-use vexil::{Environment, EvaluationContext, FlagTable};
+use vexil::{Environment, EvaluationContext};
+use vexil_core::FlagTable;
 
 fuzz_target!(|data: &[u8]| {
     let limits = Limits {

@@ -41,26 +41,10 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::diff::FieldChange;
+use crate::digest::Digest;
 use crate::file::open_nonblocking;
 use crate::metrics;
-use crate::validate::{hex, sha256};
-
-/// The outcome an audit record describes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum Outcome {
-    /// The first configuration was loaded.
-    Loaded,
-    /// A new configuration was published.
-    Applied,
-    /// A new configuration was refused; the last good one stays.
-    Rejected,
-    /// The file disappeared; the last good configuration stays.
-    Missing,
-    /// After a rejection or a missing file, the file is back to the content in force.
-    Restored,
-}
+use crate::validate::hex;
 
 /// One audit record, as written.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -71,8 +55,9 @@ pub struct Record {
     pub timestamp: String,
     /// The configuration file.
     pub source: String,
-    /// What happened.
-    pub result: Outcome,
+    /// What happened: `loaded` (the first version), `applied`, `rejected`, `missing` or
+    /// `restored`, as [`Reload::name`](crate::Reload::name) names it.
+    pub result: String,
     /// The generation published (applied or loaded) or still in force (otherwise).
     pub generation: u64,
     /// SHA-256 of the content before, if there was one.
@@ -96,7 +81,7 @@ impl Record {
     fn seal(&mut self) {
         self.hash = None;
         let unsealed = serde_json::to_vec(self).expect("records serialize");
-        self.hash = Some(hex(&sha256(&unsealed)));
+        self.hash = Some(hex(&Digest::of(&unsealed)));
     }
 }
 
@@ -105,14 +90,14 @@ impl Record {
 pub(crate) struct Entry {
     /// When the attempt happened.
     pub at: chrono::DateTime<chrono::Utc>,
-    /// What happened.
-    pub result: Outcome,
+    /// What happened ([`Reload::name`](crate::Reload::name)).
+    pub result: &'static str,
     /// The generation after the attempt.
     pub generation: u64,
     /// The content hash before.
-    pub old_sha256: Option<[u8; 32]>,
+    pub old_sha256: Option<Digest>,
     /// The content hash read.
-    pub new_sha256: Option<[u8; 32]>,
+    pub new_sha256: Option<Digest>,
     /// Problems, for a rejection.
     pub errors: Vec<String>,
     /// Changed fields, for an application.
@@ -422,7 +407,7 @@ impl Sink {
                 .at
                 .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
             source: self.source.clone(),
-            result: entry.result,
+            result: entry.result.to_owned(),
             generation: entry.generation,
             old_sha256: entry.old_sha256.as_ref().map(hex),
             new_sha256: entry.new_sha256.as_ref().map(hex),
@@ -650,10 +635,10 @@ mod tests {
     fn entry(generation: u64) -> Entry {
         Entry {
             at: chrono::Utc::now(),
-            result: Outcome::Applied,
+            result: "applied",
             generation,
             old_sha256: None,
-            new_sha256: Some([generation as u8; 32]),
+            new_sha256: Some(Digest::from([generation as u8; 32])),
             errors: Vec::new(),
             changes: Vec::new(),
         }

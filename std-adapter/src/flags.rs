@@ -1,37 +1,39 @@
 //! [`Flags`]: a configuration file, loaded, checked, reloaded and watched.
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
+use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use vexil_core::model::Config;
-use vexil_core::usage::{FixedShard, UsageShard};
 use vexil_core::{
-    CountedArcReader, Evaluation, EvaluationContext, FlagKey, FlagTable, Snapshot, DEFAULT_CAPACITY,
+    CountedArcReader, Detail, Evaluation, EvaluationContext, FlagKey, FlagTable, Snapshot,
+    DEFAULT_CAPACITY,
 };
 
-use crate::metrics::{self, Usage};
+use crate::digest::Digest;
+use crate::metrics;
 use crate::reload::{Event, Pipeline, Reload, Subscribers};
-use crate::validate::{self, Limits, Rejected};
+use crate::usage::Registry;
+use crate::validate::{Limits, Problem, Rejected};
 use crate::watch::{self, WatchOptions, Watched, Watcher};
 
-/// Why [`FlagsBuilder::build`] failed (strict mode).
-#[derive(Debug)]
+/// Why [`FlagsBuilder::build`] failed. Its `Display` (and `Debug`, so that a `main` returning
+/// it prints the same) is the problems of the file, one `FILE:LINE:COLUMN: error: ...` a line.
 #[non_exhaustive]
 pub enum StartError {
-    /// The file is missing or invalid.
+    /// The file is missing, unreadable or invalid (strict start).
     Invalid(Rejected),
-    /// The watcher could not start.
-    Watch(notify::Error),
+    /// The file could not be watched.
+    Watch(std::io::Error),
     /// The audit log's writer thread could not start.
     Audit(std::io::Error),
 }
 
-impl std::fmt::Display for StartError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StartError::Invalid(r) => write!(f, "{r}"),
             StartError::Watch(e) => write!(f, "cannot watch the configuration: {e}"),
@@ -40,11 +42,25 @@ impl std::fmt::Display for StartError {
     }
 }
 
-impl std::error::Error for StartError {}
+impl fmt::Debug for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
 
-/// Builds [`Flags`].
+impl std::error::Error for StartError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StartError::Invalid(r) => Some(r),
+            StartError::Watch(e) | StartError::Audit(e) => Some(e),
+        }
+    }
+}
+
+/// Builds [`Flags`] for a table of `N` slots (1,024 unless [`capacity`](FlagsBuilder::capacity)
+/// says otherwise).
 #[derive(Debug)]
-pub struct FlagsBuilder {
+pub struct FlagsBuilder<const N: usize = DEFAULT_CAPACITY> {
     path: PathBuf,
     known: Vec<&'static str>,
     lenient: bool,
@@ -54,16 +70,18 @@ pub struct FlagsBuilder {
     subscribers: Vec<Sender<Event>>,
 }
 
-impl FlagsBuilder {
-    /// Every event from the first load on (the first load is an [`Event::Applied`] of
-    /// generation 1, or a rejection or a missing file at a lenient start).
+impl<const N: usize> FlagsBuilder<N> {
+    /// Every event from the first load on (the first load is an
+    /// [`Event::Reload`]`(`[`Reload::Applied`]`)` of generation 1, or a rejection or a missing
+    /// file at a lenient start).
     pub fn subscribe(&mut self) -> Receiver<Event> {
         let (tx, rx) = mpsc::channel();
         self.subscribers.push(tx);
         rx
     }
 
-    /// The flags compiled into the binary (the generated `FlagId::NAMES`).
+    /// The flags compiled into the binary (the generated `FlagId::NAMES`): they get the first
+    /// slots, in this order, so a `FlagId` is its slot.
     pub fn known(mut self, names: &[&'static str]) -> Self {
         self.known = names.to_vec();
         self
@@ -95,8 +113,21 @@ impl FlagsBuilder {
         self
     }
 
+    /// A table of `M` slots instead (more flags than 1,024, or a smaller table).
+    pub fn capacity<const M: usize>(self) -> FlagsBuilder<M> {
+        FlagsBuilder {
+            path: self.path,
+            known: self.known,
+            lenient: self.lenient,
+            limits: self.limits,
+            audit_log: self.audit_log,
+            watch: self.watch,
+            subscribers: self.subscribers,
+        }
+    }
+
     /// Loads the file (and starts watching it, if asked).
-    pub fn build<const N: usize>(self) -> Result<Flags<N>, StartError> {
+    pub fn build(self) -> Result<Flags<N>, StartError> {
         let table =
             FlagTable::with_collector(&self.known, crossbeam_epoch::default_collector().clone())
                 .with_clock(|| chrono::Utc::now().timestamp_micros());
@@ -114,23 +145,24 @@ impl FlagsBuilder {
         )
         .map_err(StartError::Audit)?;
         let inner = Arc::new(Inner {
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             pipeline,
-            usage: Usage::default(),
+            usage: Registry::new(N),
             check_duration: metrics::check_duration(),
         });
         match inner.pipeline.reload() {
             Reload::Applied(_) => {}
-            Reload::Rejected(r) if !self.lenient => return Err(StartError::Invalid(r)),
-            Reload::Missing if !self.lenient => {
+            Reload::Rejected { problems, .. } if !self.lenient => {
+                return Err(StartError::Invalid(problems))
+            }
+            Reload::Missing { .. } if !self.lenient => {
                 let file = inner.path().display().to_string();
                 let message = match std::fs::metadata(inner.path()) {
                     Err(e) => format!("cannot read: {e}"),
                     Ok(_) => "cannot read".to_owned(),
                 };
-                return Err(StartError::Invalid(Rejected(vec![
-                    validate::Problem::whole_file(&file, message),
-                ])));
+                return Err(StartError::Invalid(Rejected(vec![Problem::whole_file(
+                    &file, message,
+                )])));
             }
             _ => {
                 tracing::warn!(path = %inner.path().display(), "starting with every flag off");
@@ -139,9 +171,9 @@ impl FlagsBuilder {
         let watcher = match self.watch {
             Some(options) => {
                 let watched: Weak<dyn Watched> = Arc::downgrade(&inner) as Weak<dyn Watched>;
-                Some(Arc::new(
-                    watch::spawn(watched, inner.path(), options).map_err(StartError::Watch)?,
-                ))
+                let watcher = watch::spawn(watched, inner.path(), options)
+                    .map_err(|e| StartError::Watch(watch::io_error(e)))?;
+                Some(Arc::new(watcher))
             }
             None => None,
         };
@@ -152,8 +184,6 @@ impl FlagsBuilder {
     }
 }
 
-static NEXT_ID: AtomicUsize = AtomicUsize::new(0);
-
 /// A configuration file, loaded and validated, its flags checked lock-free, reloaded
 /// atomically (by [`reload`](Flags::reload) or a watcher), audited and measured.
 ///
@@ -161,7 +191,7 @@ static NEXT_ID: AtomicUsize = AtomicUsize::new(0);
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// use vexil::{EvaluationContext, Flags, WatchOptions};
 ///
-/// let flags: Flags = Flags::builder("config/features.toml")
+/// let flags = Flags::builder("config/features.toml")
 ///     .audit_log("/var/log/vexil/audit.jsonl")
 ///     .watch(WatchOptions::default())
 ///     .build()?;
@@ -183,21 +213,19 @@ pub struct Flags<const N: usize = DEFAULT_CAPACITY> {
 
 #[derive(Debug)]
 struct Inner<const N: usize> {
-    id: usize,
     pipeline: Pipeline<N>,
-    usage: Usage,
+    usage: Registry,
     /// `vexil_check_duration_seconds`, registered at build.
     check_duration: ::metrics::Histogram,
 }
 
 thread_local! {
-    /// Per thread: the usage shard of each `Flags` this thread checked through `Flags::check`.
-    static SHARDS: RefCell<Vec<(usize, UsageShard)>> = const { RefCell::new(Vec::new()) };
     static SAMPLE: Cell<u32> = const { Cell::new(0) };
 }
 
 impl Flags {
-    /// A builder for the file at `path`.
+    /// A builder for the file at `path`, for a table of 1,024 slots (see
+    /// [`FlagsBuilder::capacity`]).
     pub fn builder(path: impl Into<PathBuf>) -> FlagsBuilder {
         FlagsBuilder {
             path: path.into(),
@@ -224,13 +252,8 @@ impl<const N: usize> Flags<N> {
         });
         let start = sample.then(Instant::now);
         let slot = flag.index();
-        let on = self
-            .inner
-            .pipeline
-            .table()
-            .pinned_snapshot(crossbeam_epoch::pin())
-            .check(slot, ctx);
-        self.count(slot, on);
+        let on = self.pinned().check(slot, ctx);
+        self.inner.usage.count(slot, on);
         if let Some(start) = start {
             self.inner
                 .check_duration
@@ -241,15 +264,11 @@ impl<const N: usize> Flags<N> {
 
     /// [`check`](Flags::check) by name, for flags the binary was not built with.
     pub fn check_name(&self, name: &str, ctx: &EvaluationContext) -> bool {
-        let snapshot = self
-            .inner
-            .pipeline
-            .table()
-            .pinned_snapshot(crossbeam_epoch::pin());
+        let snapshot = self.pinned();
         match snapshot.index_of(name) {
             Some(slot) => {
                 let on = snapshot.check(slot, ctx);
-                self.count(slot.0 as usize, on);
+                self.inner.usage.count(slot.0 as usize, on);
                 on
             }
             None => false,
@@ -258,11 +277,7 @@ impl<const N: usize> Flags<N> {
 
     /// The answer with its reason, detail and generation.
     pub fn explain<K: FlagKey>(&self, flag: K, ctx: &EvaluationContext) -> Evaluation {
-        let snapshot = self
-            .inner
-            .pipeline
-            .table()
-            .pinned_snapshot(crossbeam_epoch::pin());
+        let snapshot = self.pinned();
         let e = snapshot.explain(flag, ctx);
         note_assignment(&snapshot, &e);
         e
@@ -270,11 +285,7 @@ impl<const N: usize> Flags<N> {
 
     /// [`explain`](Flags::explain) by name.
     pub fn explain_name(&self, name: &str, ctx: &EvaluationContext) -> Evaluation {
-        let snapshot = self
-            .inner
-            .pipeline
-            .table()
-            .pinned_snapshot(crossbeam_epoch::pin());
+        let snapshot = self.pinned();
         let e = snapshot.explain_name(name, ctx);
         note_assignment(&snapshot, &e);
         e
@@ -283,11 +294,7 @@ impl<const N: usize> Flags<N> {
     /// The variant of an experiment this context is assigned (counted in
     /// `vexil_experiment_assignments_total`).
     pub fn variant(&self, experiment: &str, ctx: &EvaluationContext) -> Option<String> {
-        let snapshot = self
-            .inner
-            .pipeline
-            .table()
-            .pinned_snapshot(crossbeam_epoch::pin());
+        let snapshot = self.pinned();
         let v = snapshot.variant(experiment, ctx).map(str::to_owned);
         if let Some(v) = &v {
             metrics::experiment_assigned(experiment, v);
@@ -299,13 +306,17 @@ impl<const N: usize> Flags<N> {
     /// usage shard. Keep it; drop it (or [`quiesce`](vexil_core::ReaderOf::quiesce) it) when
     /// the thread goes idle for long.
     pub fn reader(&self) -> CountedArcReader<N> {
-        let shard = self.inner.usage.shard(N);
+        let shard = self.inner.usage.shard();
         self.inner.pipeline.table().arc_reader().with_usage(shard)
     }
 
-    /// The table itself (for snapshots under your own guard, or core APIs).
-    pub fn table(&self) -> &Arc<FlagTable<N>> {
-        self.inner.pipeline.table()
+    /// The version in force, held: every check through the snapshot answers from it, however
+    /// many reloads happen meanwhile (for several checks that must agree, such as every flag
+    /// of one block). Its [`generation`](Snapshot::generation) identifies it. Checks through a
+    /// snapshot are not counted in `vexil_checks_total`; drop it soon, as a held version is
+    /// not reclaimed.
+    pub fn snapshot(&self) -> Snapshot<'_, N> {
+        self.inner.pipeline.table().snapshot()
     }
 
     /// Reads the file now and publishes it if it changed and is valid.
@@ -319,7 +330,7 @@ impl<const N: usize> Flags<N> {
     }
 
     /// SHA-256 of the file in force.
-    pub fn sha256(&self) -> Option<[u8; 32]> {
+    pub fn sha256(&self) -> Option<Digest> {
         self.inner.pipeline.sha256()
     }
 
@@ -333,8 +344,8 @@ impl<const N: usize> Flags<N> {
         self.inner.path()
     }
 
-    /// Every event from now on: applied changes (which flags changed), rejections, the file
-    /// going missing and coming back, and the audit log failing and recovering. Dropping the
+    /// Every event from now on: reload attempts that did something (applied, rejected, the
+    /// file missing or restored) and the audit log failing and recovering. Dropping the
     /// receiver unsubscribes.
     pub fn subscribe(&self) -> Receiver<Event> {
         self.inner.pipeline.subscribers().subscribe()
@@ -355,39 +366,18 @@ impl<const N: usize> Flags<N> {
         self.inner.pipeline.flush_audit(timeout)
     }
 
-    fn count(&self, slot: usize, on: bool) {
-        let id = self.inner.id;
-        let counted = SHARDS.try_with(|shards| {
-            let mut shards = shards.borrow_mut();
-            let i = match shards.iter().position(|(i, _)| *i == id) {
-                Some(i) => i,
-                None => {
-                    shards.push((id, self.inner.usage.shard(N)));
-                    shards.len() - 1
-                }
-            };
-            shards[i].1.count(slot, on);
-        });
-        if counted.is_err() {
-            self.count_alone(slot, on);
-        }
+    /// The usage registry of these flags (for the call sites' cached answers).
+    pub(crate) fn usage(&self) -> &Registry {
+        &self.inner.usage
     }
 
-    /// Counts one answer in a shard of its own, for a check made while this thread's
-    /// thread-locals are being torn down (a destructor that checks a flag): the count is
-    /// folded like any other, and the shard is dropped after that fold.
-    #[cold]
-    pub(crate) fn count_alone(&self, slot: usize, on: bool) {
-        self.inner.usage.shard(N).count(slot, on);
-    }
-
-    /// A usage shard for this thread's counts, registered for folding and typed for the
-    /// table's capacity.
-    pub(crate) fn fixed_shard(&self) -> FixedShard<N> {
-        match self.inner.usage.shard(N).fixed::<N>() {
-            Some(fixed) => fixed,
-            None => unreachable!("a shard of N slots is a FixedShard<N>"),
-        }
+    /// A snapshot under a pin of crossbeam's thread-local participant, for one call.
+    #[inline]
+    fn pinned(&self) -> Snapshot<'_, N> {
+        self.inner
+            .pipeline
+            .table()
+            .pinned_snapshot(crossbeam_epoch::pin())
     }
 }
 
@@ -418,7 +408,7 @@ impl<const N: usize> Watched for Inner<N> {
 
 /// Counts an experiment assignment, naming it from the version that decided it.
 fn note_assignment<const N: usize>(snapshot: &Snapshot<'_, N>, e: &Evaluation) {
-    if let vexil_core::Detail::Variant {
+    if let Detail::Variant {
         experiment,
         variant,
     } = e.detail

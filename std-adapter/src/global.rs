@@ -26,21 +26,18 @@
 //! ## Usage counts
 //!
 //! Every answer is counted in `vexil_checks_total`, cached or not: an evaluated one by
-//! [`Flags::check`], a cached one in a usage shard that the calling thread leases on its first
-//! cached answer (a thread-local without a destructor holding the shard's counters, so finding
-//! them is one load). When the thread ends, its shard goes back to a spare list for the next
-//! thread, so there are never more shards than threads that counted at one time; each stays
-//! registered with the installed flags for folding. An answer served while the thread's
-//! thread-locals are torn down (a destructor that checks a flag) is counted in a shard of its
-//! own.
+//! [`Flags::check`], a cached one in the calling thread's leased shard (see the adapter's
+//! usage module: one load to find it).
 
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
-use vexil_core::{EvaluationContext, FlagKey};
+use vexil_core::EvaluationContext;
 
 use crate::epoch::{invalidate, EPOCH};
+use crate::usage::Registry;
 use crate::{Event, Flags};
 
 /// How long before a time condition falls due the call-site caches stop caching.
@@ -138,147 +135,48 @@ fn next_instant(flags: &Flags, now: i64) -> Option<i64> {
         .min()
 }
 
-#[doc(hidden)]
-pub mod __private {
-    //! Not a stable API: the plumbing of `feature_enabled!`.
-    use super::*;
-    use std::cell::{Cell, RefCell};
-    use std::sync::Mutex;
-    use vexil_core::usage::{Counters, FixedShard};
-    use vexil_core::DEFAULT_CAPACITY;
+/// The installed flags' usage registry, where cached answers are counted.
+pub(crate) fn installed_usage() -> Option<&'static Registry> {
+    FLAGS.get().map(Flags::usage)
+}
 
-    /// One call site (see [`vexil_core::callsite`]).
-    #[derive(Debug)]
-    pub struct CallSite(vexil_core::callsite::CallSite);
+thread_local! {
+    /// This thread's copy of the process-wide context, with the version it was taken at.
+    static HELD_CONTEXT: RefCell<Option<(u64, Arc<EvaluationContext>)>> =
+        const { RefCell::new(None) };
+}
 
-    impl CallSite {
-        /// An empty call site.
-        #[allow(clippy::new_without_default)]
-        pub const fn new() -> CallSite {
-            CallSite(vexil_core::callsite::CallSite::new())
-        }
-
-        /// The cached answer for the current epoch, or a fresh one. Both are counted in
-        /// `vexil_checks_total`: a fresh one by [`Flags::check`], a cached one in this
-        /// thread's shard.
-        #[inline(always)]
-        pub fn check<K: FlagKey>(&self, flag: K) -> bool {
-            let slot = flag.index();
-            // Both closures take the slot by value. `refresh` is not inlined, so a closure
-            // holding `&slot` made every call, hits included, store the slot to the stack for
-            // it (BENCHMARKS.md).
-            self.0.check_counting(
-                &EPOCH,
-                slot,
-                move |on| count_hit(slot, on),
-                move || refresh(slot),
-            )
-        }
-    }
-
-    type Shard = FixedShard<DEFAULT_CAPACITY>;
-
-    /// Turns every call site's caching off or on, as the timer thread does around a time
-    /// boundary: for tests and benches of the path every call takes inside such a window.
-    pub fn set_caching(on: bool) {
-        EPOCH.set_caching(on);
-    }
-
-    /// Holds the process-wide context's write lock until the guard is dropped, as
-    /// [`set_context`] does while it replaces the context: for tests that a cached or
-    /// re-evaluated answer does not wait for it.
-    pub fn hold_context_lock(
-    ) -> std::sync::RwLockWriteGuard<'static, Option<Arc<EvaluationContext>>> {
-        CONTEXT.write().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Counts a cached answer in this thread's shard of the installed flags' usage.
-    #[inline(always)]
-    fn count_hit(slot: usize, on: bool) {
-        match HITS.with(Cell::get) {
-            Some(shard) => shard.count(slot, on),
-            None => count_hit_first(slot, on),
-        }
-    }
-
-    /// This thread's first cached answer (it leases a shard), or one served while its
-    /// thread-locals are torn down (counted in a shard of its own).
-    #[cold]
-    #[inline(never)]
-    fn count_hit_first(slot: usize, on: bool) {
-        let Some(flags) = FLAGS.get() else {
-            return;
+/// Evaluates a flag against the process-wide context (counted like any `Flags::check`). The
+/// calling thread keeps its own copy of the context, so this takes no lock (and touches no
+/// shared count) unless the context changed since the thread last looked: inside a no-cache
+/// window every call comes here.
+#[cold]
+#[inline(never)]
+pub(crate) fn evaluate(slot: usize) -> bool {
+    let Some(flags) = FLAGS.get() else {
+        return false;
+    };
+    // Read before the context: a copy is never older than the version it is tagged with.
+    let version = CONTEXT_VERSION.load(Ordering::Acquire);
+    let answer = HELD_CONTEXT.try_with(|held| {
+        let mut held = held.try_borrow_mut().ok()?;
+        let ctx = match &*held {
+            Some((v, ctx)) if *v == version => ctx,
+            _ => &held.insert((version, context())).1,
         };
-        let leased = LEASE.try_with(|lease| {
-            let shard = lease.0.get().unwrap_or_else(|| {
-                let spare = SPARE.lock().unwrap_or_else(|e| e.into_inner()).pop();
-                let shard = spare.unwrap_or_else(|| Box::leak(Box::new(flags.fixed_shard())));
-                lease.0.set(Some(shard));
-                shard
-            });
-            HITS.with(|hits| hits.set(Some(shard.counters())));
-            shard.count(slot, on);
-        });
-        if leased.is_err() {
-            flags.count_alone(slot, on);
-        }
-    }
+        Some(flags.check(slot, ctx))
+    });
+    // While the thread is torn down (or re-entered), through the lock.
+    answer
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| flags.check(slot, &context()))
+}
 
-    /// Shards of threads that have ended, for the threads that come after them. A shard is
-    /// made (and leaked) only when no spare one is left, so there are never more than the
-    /// threads that counted cached answers at one time; each stays registered for folding.
-    static SPARE: Mutex<Vec<&'static Shard>> = Mutex::new(Vec::new());
-
-    /// A thread's hold on its shard: hands it back to [`SPARE`] when the thread ends.
-    struct Lease(Cell<Option<&'static Shard>>);
-
-    impl Drop for Lease {
-        fn drop(&mut self) {
-            if let Some(shard) = self.0.take() {
-                // Stop counting into it first: it is about to have another writer.
-                HITS.with(|hits| hits.set(None));
-                SPARE.lock().unwrap_or_else(|e| e.into_inner()).push(shard);
-            }
-        }
-    }
-
-    thread_local! {
-        /// The counters of this thread's shard, for cached answers. Without a destructor, so
-        /// reading it is one load (a thread-local with one checks its state first); the
-        /// counters themselves, not the shard, so a count needs no second load to find them
-        /// (the shard is leaked: they live as long as the process).
-        static HITS: Cell<Option<Counters<'static, DEFAULT_CAPACITY>>> = const { Cell::new(None) };
-        static LEASE: Lease = const { Lease(Cell::new(None)) };
-        /// This thread's copy of the process-wide context, with the version it was taken at.
-        static HELD_CONTEXT: RefCell<Option<(u64, Arc<EvaluationContext>)>> =
-            const { RefCell::new(None) };
-    }
-
-    /// Evaluates against the process-wide context. The calling thread keeps its own copy of
-    /// the context, so this takes no lock (and touches no shared count) unless the context
-    /// changed since the thread last looked: inside a no-cache window every call comes here.
-    #[cold]
-    #[inline(never)]
-    fn refresh(slot: usize) -> bool {
-        let Some(flags) = FLAGS.get() else {
-            return false;
-        };
-        // Read before the context: a copy is never older than the version it is tagged with.
-        let version = CONTEXT_VERSION.load(Ordering::Acquire);
-        let answer = HELD_CONTEXT.try_with(|held| {
-            let mut held = held.try_borrow_mut().ok()?;
-            let ctx = match &*held {
-                Some((v, ctx)) if *v == version => ctx,
-                _ => &held.insert((version, context())).1,
-            };
-            Some(flags.check(slot, ctx))
-        });
-        // While the thread is torn down (or re-entered), through the lock.
-        answer
-            .ok()
-            .flatten()
-            .unwrap_or_else(|| flags.check(slot, &context()))
-    }
+/// Holds the process-wide context's write lock (for tests: `__private`).
+pub(crate) fn write_context() -> std::sync::RwLockWriteGuard<'static, Option<Arc<EvaluationContext>>>
+{
+    CONTEXT.write().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Whether a flag is on for the process-wide context, cached per call site (with the flag it
@@ -296,8 +194,7 @@ pub mod __private {
 #[macro_export]
 macro_rules! feature_enabled {
     ($flag:expr) => {{
-        static __VEXIL_CALLSITE: $crate::global::__private::CallSite =
-            $crate::global::__private::CallSite::new();
+        static __VEXIL_CALLSITE: $crate::__private::CallSite = $crate::__private::CallSite::new();
         __VEXIL_CALLSITE.check($flag)
     }};
 }

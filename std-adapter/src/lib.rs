@@ -1,43 +1,76 @@
 //! # vexil
 //!
-//! Vexil feature flags for std programs, on top of [`vexil_core`] (re-exported here):
+//! Feature flags for Rust programs with hot paths: a check costs about a nanosecond and never
+//! allocates, locks or blocks; a change to the configuration file is validated and published
+//! atomically, without a restart.
 //!
-//! * [`codegen`] — build-time `enum FlagId` from a configuration file, for any crate's
-//!   `build.rs`;
-//! * [`validate`] — reading and validating a configuration file: every problem at once, each
-//!   as `FILE:LINE:COLUMN: error: MESSAGE` naming the flag and field;
-//! * [`now`] — the clock the core does not have.
+//! ```no_run
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use vexil::{EvaluationContext, Environment, Flags, WatchOptions};
 //!
+//! let flags = Flags::builder("config/features.toml")
+//!     .audit_log("/var/log/vexil/audit.jsonl")   // hash-chained JSON lines
+//!     .watch(WatchOptions::default())            // hot reload
+//!     .build()?;                                 // a missing or invalid file is an error
+//!
+//! let ctx = vexil::now(EvaluationContext::new("node-7").with_environment(Environment::Mainnet));
+//! if flags.check_name("parallel_validation", &ctx) { /* ... */ }
+//!
+//! // Hot paths: one reader per thread, kept.
+//! let reader = flags.reader();
+//! let on = reader.check_name("parallel_validation", &ctx);
+//!
+//! // Anywhere, against a process-wide context, cached per call site until the next change.
+//! vexil::global::install(flags.clone()).ok();
+//! vexil::global::set_context(EvaluationContext::new("node-7"));
+//! # let parallel_validation = 0usize;
+//! if vexil::feature_enabled!(parallel_validation) { /* ... */ }
+//! # Ok(()) }
 //! ```
-//! use vexil::{EvaluationContext, FlagTable};
 //!
-//! let config = vexil::validate::parse_config("[features.parallel_validation]\nenabled = true\n", "inline.toml")?;
-//! let table: FlagTable = FlagTable::new(&["parallel_validation"]);
-//! table.publish(table.compile(&config)?.table);
-//! let flags = table.reader();
-//! assert!(flags.check(0usize, &vexil::now(EvaluationContext::new("node-1"))));
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
+//! With the build-time generator (the `vexil-build` crate, in `build.rs`), flags are checked
+//! by a generated `FlagId` (`flags.check(FlagId::ParallelValidation, &ctx)`): a misspelled flag
+//! is a compile error.
+//!
+//! * [`Flags`] — the manager: checks, snapshots, reloads, subscriptions;
+//! * [`watch`] — hot reload: what the watcher follows and survives;
+//! * [`global`] and [`feature_enabled!`] — the process-wide flags and the call-site cache;
+//! * [`validate`] — every problem of a file at once, as `FILE:LINE:COLUMN: error: MESSAGE`;
+//! * [`audit`] — the hash-chained audit log and its verification;
+//! * [`metrics`] — the metric names (the application installs the recorder);
+//! * [`diff`] — field-level differences between two configurations.
+//!
+//! The evaluation itself (contexts, reasons, bucketing) is the `no_std` core, `vexil-core`;
+//! what a user needs of it is re-exported here.
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 
 pub mod audit;
-pub mod codegen;
 pub mod diff;
+mod digest;
 mod epoch;
 mod file;
 mod flags;
 pub mod global;
 pub mod metrics;
 mod reload;
+mod usage;
 pub mod validate;
 pub mod watch;
 
+#[doc(hidden)]
+pub mod __private;
+
+pub use digest::{Digest, ParseDigestError};
 pub use flags::{Flags, FlagsBuilder, StartError};
 pub use reload::{Change, Event, Reload};
-pub use watch::{WatchOptions, Watcher};
+pub use watch::WatchOptions;
 
-pub use vexil_core::*;
+pub use vexil_core::{
+    model, Attribute, ConditionKind, CountedArcReader, Detail, Environment, Evaluation,
+    EvaluationContext, FlagIndex, FlagKey, ReaderOf, Reason, Severity, Snapshot, TargetKind,
+    DEFAULT_CAPACITY,
+};
 
 /// Sets a context's evaluation instant to the current time (the core has no clock).
 pub fn now(mut ctx: EvaluationContext) -> EvaluationContext {

@@ -2,15 +2,12 @@
 //! the application installs a recorder (and should, before it builds [`Flags`](crate::Flags)).
 //!
 //! Usage counts (`vexil_checks_total{flag,result}`) are not written by the check: each reader
-//! counts in its own [`UsageShard`] and [`Usage::fold`] adds the growth to the facade, off the
-//! hot path (the watcher thread folds once per poll; call it yourself when not watching).
+//! and thread counts in its own usage shard, and the growth is added to the facade off the
+//! hot path (the watcher thread folds once per poll; call
+//! [`Flags::maintain`](crate::Flags::maintain) yourself when not watching).
 //! `vexil_check_duration_seconds` is sampled: one check in [`SAMPLE_EVERY`] per thread through
 //! [`Flags::check`](crate::Flags::check) is timed, and recorded through a handle registered when
 //! the flags were built (so with the recorder installed then).
-
-use std::sync::Mutex;
-
-use vexil_core::usage::UsageShard;
 
 /// `vexil_checks_total{flag,result}`: answers, by flag and result (`true`/`false`).
 pub const CHECKS_TOTAL: &str = "vexil_checks_total";
@@ -104,52 +101,4 @@ pub(crate) fn experiment_assigned(experiment: &str, variant: &str) {
         "variant" => variant.to_owned()
     )
     .increment(1);
-}
-
-/// The usage shards of every reader of one [`Flags`](crate::Flags), and what was folded.
-#[derive(Debug, Default)]
-pub struct Usage {
-    shards: Mutex<Vec<Folded>>,
-}
-
-/// A shard and its counts at the last fold.
-#[derive(Debug)]
-struct Folded {
-    shard: UsageShard,
-    last: Vec<(usize, usize)>,
-}
-
-impl Usage {
-    /// A new shard for a reader, registered for folding.
-    pub(crate) fn shard(&self, slots: usize) -> UsageShard {
-        let shard = UsageShard::new(slots);
-        self.shards
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(Folded {
-                shard: shard.clone(),
-                last: Vec::new(),
-            });
-        shard
-    }
-
-    /// Adds every shard's growth since the last fold to `vexil_checks_total`, naming each
-    /// slot with `name`; drops shards whose reader is gone (after folding them).
-    pub fn fold(&self, name: impl Fn(usize) -> Option<String>) {
-        let mut shards = self.shards.lock().unwrap_or_else(|e| e.into_inner());
-        for Folded { shard, last } in shards.iter_mut() {
-            shard.fold(last, |slot, on, off| {
-                let flag = name(slot).unwrap_or_else(|| format!("#{slot}"));
-                if on > 0 {
-                    metrics::counter!(CHECKS_TOTAL, "flag" => flag.clone(), "result" => "true")
-                        .increment(on as u64);
-                }
-                if off > 0 {
-                    metrics::counter!(CHECKS_TOTAL, "flag" => flag, "result" => "false")
-                        .increment(off as u64);
-                }
-            });
-        }
-        shards.retain(|f| f.shard.is_shared());
-    }
 }

@@ -11,7 +11,7 @@
 //! Every failure is reported once until something changes: the same rejected content, the
 //! same unreadable file (same identity, size, times and mode) or a file still missing is
 //! `Unchanged`. When the file comes back to the content in force after a failure, the pipeline
-//! reports that it is [restored](Event::Restored).
+//! reports that it is [restored](Reload::Restored).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,35 +22,70 @@ use std::time::{Duration, Instant};
 use vexil_core::model::Config;
 use vexil_core::FlagTable;
 
-use crate::audit::{self, Entry, Outcome};
+use crate::audit::{self, Entry};
 use crate::diff::{self, FieldChange};
+use crate::digest::Digest;
 use crate::file::{self, FileState, ReadError};
 use crate::metrics;
 use crate::validate::{self, Limits, Problem, Rejected};
 
-/// What happened to the configuration, and to its audit log: sent to every
-/// [`Flags::subscribe`](crate::Flags::subscribe)r.
+/// What one reload attempt did. [`Flags::reload`](crate::Flags::reload) returns it,
+/// subscribers receive it (all but [`Unchanged`](Reload::Unchanged)) inside
+/// [`Event::Reload`], and the audit log records it under [`name`](Reload::name).
 #[derive(Clone, Debug)]
 #[non_exhaustive]
-pub enum Event {
-    /// A new version was published.
+pub enum Reload {
+    /// A new version was published (the first one of a [`Flags`](crate::Flags) is its
+    /// initial load).
     Applied(Change),
-    /// A new version was refused; the last good one stays in force.
+    /// Nothing new: the content in force, a failure already reported, or a read overtaken by
+    /// a newer one. Nothing was published or reported.
+    Unchanged,
+    /// The file was invalid or could not be read; the last good version stays in force.
     Rejected {
         /// The generation still in force.
         generation: u64,
+        /// SHA-256 of the content refused (`None` when it could not be read).
+        sha256: Option<Digest>,
         /// Every problem of the file.
         problems: Rejected,
     },
     /// The file is gone; the last good version stays in force.
-    Missing,
+    Missing {
+        /// The generation still in force.
+        generation: u64,
+    },
     /// After a rejection or a missing file, the file holds the content in force again.
     Restored {
         /// The generation in force.
         generation: u64,
         /// SHA-256 of the content in force.
-        sha256: [u8; 32],
+        sha256: Digest,
     },
+}
+
+impl Reload {
+    /// The attempt's result as the audit log names it: `loaded` (the first version),
+    /// `applied`, `unchanged`, `rejected`, `missing` or `restored`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Reload::Applied(c) if c.previous.is_none() => "loaded",
+            Reload::Applied(_) => "applied",
+            Reload::Unchanged => "unchanged",
+            Reload::Rejected { .. } => "rejected",
+            Reload::Missing { .. } => "missing",
+            Reload::Restored { .. } => "restored",
+        }
+    }
+}
+
+/// What subscribers hear: every reload attempt that did something, and the audit log failing
+/// and recovering.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Event {
+    /// A reload attempt that published, refused, lost or got back the file.
+    Reload(Reload),
     /// An audit record could not be written; it is kept and retried. Reported once until
     /// the log is writable again.
     AuditFailed {
@@ -72,28 +107,13 @@ pub struct Change {
     /// The new generation.
     pub generation: u64,
     /// SHA-256 of the new file.
-    pub sha256: [u8; 32],
+    pub sha256: Digest,
+    /// SHA-256 of the file it replaced (`None` for the initial load).
+    pub previous: Option<Digest>,
     /// Every changed field.
     pub changes: Vec<FieldChange>,
     /// The flags whose definition changed.
     pub flags: Vec<String>,
-}
-
-/// What [`Flags::reload`](crate::Flags::reload) did.
-#[derive(Clone, Debug)]
-#[non_exhaustive]
-pub enum Reload {
-    /// Published a new generation.
-    Applied(Change),
-    /// Nothing new: the content in force, the failure already reported, or a read overtaken
-    /// by a newer one. Nothing was published or reported.
-    Unchanged,
-    /// The file was invalid or could not be read; the last good version stays.
-    Rejected(Rejected),
-    /// The file is missing; the last good version stays.
-    Missing,
-    /// After a failure, the file holds the content in force again.
-    Restored,
 }
 
 /// The subscribers of one pipeline.
@@ -131,16 +151,47 @@ enum Failure {
         message: String,
     },
     /// Read, and invalid: its content hash.
-    Rejected([u8; 32]),
+    Rejected(Digest),
 }
 
 #[derive(Debug, Default)]
 struct State {
     config: Arc<Config>,
-    sha256: Option<[u8; 32]>,
+    sha256: Option<Digest>,
     failure: Option<Failure>,
     /// The number of the newest read acted on.
     newest: u64,
+}
+
+/// The audit record of an attempt: what it did, and what was in force before it.
+fn entry(reload: &Reload, before: Option<Digest>) -> Entry {
+    let (generation, new_sha256, errors, changes) = match reload {
+        Reload::Applied(c) => (c.generation, Some(c.sha256), Vec::new(), c.changes.clone()),
+        Reload::Rejected {
+            generation,
+            sha256,
+            problems,
+        } => (
+            *generation,
+            *sha256,
+            problems.errors().map(ToString::to_string).collect(),
+            Vec::new(),
+        ),
+        Reload::Missing { generation } => (*generation, None, Vec::new(), Vec::new()),
+        Reload::Restored { generation, sha256 } => {
+            (*generation, Some(*sha256), Vec::new(), Vec::new())
+        }
+        Reload::Unchanged => (0, None, Vec::new(), Vec::new()),
+    };
+    Entry {
+        at: chrono::Utc::now(),
+        result: reload.name(),
+        generation,
+        old_sha256: before,
+        new_sha256,
+        errors,
+        changes,
+    }
 }
 
 /// One configuration file's way into its table.
@@ -214,7 +265,7 @@ impl<const N: usize> Pipeline<N> {
         &self.subscribers
     }
 
-    pub(crate) fn sha256(&self) -> Option<[u8; 32]> {
+    pub(crate) fn sha256(&self) -> Option<Digest> {
         self.lock().sha256
     }
 
@@ -244,7 +295,8 @@ impl<const N: usize> Pipeline<N> {
             return Reload::Unchanged;
         }
         state.newest = ticket;
-        match read {
+        let before = state.sha256;
+        let outcome = match read {
             Err(ReadError::Missing) => self.missing(&mut state),
             Err(ReadError::Unsettled) => {
                 // Still being written: the writer's next event (or the poll) brings another read.
@@ -255,21 +307,27 @@ impl<const N: usize> Pipeline<N> {
                 state: file,
                 message,
             }) => {
+                let problems = Rejected(vec![Problem::whole_file(&self.file, message.clone())]);
                 let failure = Failure::Unreadable {
                     state: file,
                     message,
                 };
                 if state.failure.as_ref() == Some(&failure) {
-                    return Reload::Unchanged;
+                    Reload::Unchanged
+                } else {
+                    self.reject(&mut state, failure, None, problems, start)
                 }
-                let Failure::Unreadable { message, .. } = &failure else {
-                    unreachable!()
-                };
-                let problems = Rejected(vec![Problem::whole_file(&self.file, message.clone())]);
-                self.reject(&mut state, failure, None, problems, start)
             }
             Ok(bytes) => self.apply(&mut state, &bytes, start),
+        };
+        if !matches!(outcome, Reload::Unchanged) {
+            if let Some(audit) = &self.audit {
+                audit.submit(entry(&outcome, before));
+            }
+            // Under the state lock, so subscribers see events in publication order.
+            self.subscribers.send(&Event::Reload(outcome.clone()));
         }
+        outcome
     }
 
     fn missing(&self, state: &mut State) -> Reload {
@@ -279,21 +337,13 @@ impl<const N: usize> Pipeline<N> {
         state.failure = Some(Failure::Missing);
         metrics::reload_failed("missing");
         tracing::warn!(path = %self.path.display(), "configuration file missing; keeping the last good version");
-        self.audit(Entry {
-            at: chrono::Utc::now(),
-            result: Outcome::Missing,
+        Reload::Missing {
             generation: self.table.generation(),
-            old_sha256: state.sha256,
-            new_sha256: None,
-            errors: Vec::new(),
-            changes: Vec::new(),
-        });
-        self.subscribers.send(&Event::Missing);
-        Reload::Missing
+        }
     }
 
     fn apply(&self, state: &mut State, bytes: &[u8], start: Instant) -> Reload {
-        let digest = validate::sha256(bytes);
+        let digest = Digest::of(bytes);
         if state.sha256 == Some(digest) {
             if state.failure.take().is_none() {
                 return Reload::Unchanged;
@@ -301,86 +351,65 @@ impl<const N: usize> Pipeline<N> {
             let generation = self.table.generation();
             metrics::reload_restored();
             tracing::info!(path = %self.path.display(), generation, "configuration restored to the version in force");
-            self.audit(Entry {
-                at: chrono::Utc::now(),
-                result: Outcome::Restored,
-                generation,
-                old_sha256: Some(digest),
-                new_sha256: Some(digest),
-                errors: Vec::new(),
-                changes: Vec::new(),
-            });
-            self.subscribers.send(&Event::Restored {
+            return Reload::Restored {
                 generation,
                 sha256: digest,
-            });
-            return Reload::Restored;
+            };
         }
         if state.failure == Some(Failure::Rejected(digest)) {
             return Reload::Unchanged;
         }
-        let valid =
-            match validate::validate_bytes::<N>(bytes, &self.file, &self.known, &self.limits) {
-                Ok(valid) => valid,
-                Err(problems) => {
-                    return self.reject(
-                        state,
-                        Failure::Rejected(digest),
-                        Some(digest),
-                        problems,
-                        start,
-                    )
-                }
-            };
+        let valid = match validate::validate_digested::<N>(
+            bytes,
+            digest,
+            &self.file,
+            &self.known,
+            &self.limits,
+        ) {
+            Ok(valid) => valid,
+            Err(problems) => {
+                return self.reject(
+                    state,
+                    Failure::Rejected(digest),
+                    Some(digest),
+                    problems,
+                    start,
+                )
+            }
+        };
         for w in &valid.warnings {
             tracing::warn!("{w}");
         }
         let changes = diff::diff(&state.config, &valid.config);
         let flags_loaded = valid.config.features.len();
-        let old = state.sha256;
         let generation = self.table.publish(valid.table);
         // Call-site caches re-evaluate from now on.
         crate::epoch::invalidate();
         state.config = Arc::new(valid.config);
-        state.sha256 = Some(digest);
+        let previous = state.sha256.replace(digest);
         state.failure = None;
-        let change = Change {
-            generation,
-            sha256: digest,
-            flags: diff::changed_flags(&changes),
-            changes,
-        };
         metrics::reload_applied(generation, flags_loaded, start.elapsed().as_secs_f64());
         tracing::info!(
             path = %self.path.display(),
             generation,
-            sha256 = %validate::hex(&digest),
-            changed = change.changes.len(),
+            sha256 = %digest,
+            changed = changes.len(),
             "configuration applied"
         );
-        self.audit(Entry {
-            at: chrono::Utc::now(),
-            result: if old.is_none() {
-                Outcome::Loaded
-            } else {
-                Outcome::Applied
-            },
+        Reload::Applied(Change {
             generation,
-            old_sha256: old,
-            new_sha256: Some(digest),
-            errors: Vec::new(),
-            changes: change.changes.clone(),
-        });
-        // Under the state lock, so subscribers see events in publication order.
-        self.subscribers.send(&Event::Applied(change.clone()));
-        Reload::Applied(change)
+            sha256: digest,
+            previous,
+            flags: diff::changed_flags(&changes),
+            changes,
+        })
     }
 
     fn reject(
         &self,
         state: &mut State,
         failure: Failure,
-        digest: Option<[u8; 32]>,
+        digest: Option<Digest>,
         problems: Rejected,
         start: Instant,
     ) -> Reload {
@@ -389,26 +418,10 @@ impl<const N: usize> Pipeline<N> {
         for p in &problems.0 {
             tracing::error!("{p}");
         }
-        let generation = self.table.generation();
-        self.audit(Entry {
-            at: chrono::Utc::now(),
-            result: Outcome::Rejected,
-            generation,
-            old_sha256: state.sha256,
-            new_sha256: digest,
-            errors: problems.errors().map(ToString::to_string).collect(),
-            changes: Vec::new(),
-        });
-        self.subscribers.send(&Event::Rejected {
-            generation,
-            problems: problems.clone(),
-        });
-        Reload::Rejected(problems)
-    }
-
-    fn audit(&self, entry: Entry) {
-        if let Some(audit) = &self.audit {
-            audit.submit(entry);
+        Reload::Rejected {
+            generation: self.table.generation(),
+            sha256: digest,
+            problems,
         }
     }
 }

@@ -5,7 +5,7 @@
 //!    tables and arrays may nest at most [`Limits::max_depth`] deep.
 //! 2. Syntax: the TOML parser recovers after an error, so every syntax error is reported.
 //! 3. Names and types: flag, experiment and variant names follow the naming rule of
-//!    [`crate::codegen`] (the same functions, so a file that validates generates `FlagId`s);
+//!    [`vexil_build`] (the same functions, so a file that validates generates `FlagId`s);
 //!    each flag and experiment is deserialized on its own, so a typo in one flag does not hide
 //!    the problems of the next; an unknown field (`enabeld`), a wrong type, an offset-less
 //!    date-time, an unknown environment or operator is reported at its key, then left out so
@@ -21,15 +21,16 @@ use std::ops::Range;
 use std::path::Path;
 
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 use toml::Spanned;
 use vexil_core::compile::{Compiled, CompiledTable};
 use vexil_core::model::{Config, Experiment, FeatureFlag};
 use vexil_core::{Diagnostic, Scope, Severity};
 
-use crate::codegen::check_names;
-pub use crate::codegen::line_column;
+use vexil_build::check_names;
+
+use crate::digest::Digest;
+pub use vexil_build::line_column;
 
 /// Size and shape limits of a configuration file.
 #[derive(Clone, Copy, Debug)]
@@ -153,58 +154,51 @@ pub struct Validated<const N: usize> {
     /// The compiled table, its digest set, ready to publish.
     pub table: CompiledTable<N>,
     /// SHA-256 of the file's bytes.
-    pub sha256: [u8; 32],
+    pub sha256: Digest,
     /// Warnings.
     pub warnings: Vec<Problem>,
 }
 
-/// SHA-256 of some bytes.
-pub fn sha256(bytes: &[u8]) -> [u8; 32] {
-    Sha256::digest(bytes).into()
+/// Lowercase hex of a digest (as audit records store it).
+pub(crate) fn hex(digest: &Digest) -> String {
+    digest.to_string()
 }
 
-/// Lowercase hex of a digest.
-pub fn hex(digest: &[u8; 32]) -> String {
-    use std::fmt::Write as _;
-    digest.iter().fold(String::with_capacity(64), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
-}
-
-/// Reads and validates a file.
+/// Reads and validates a file (only a regular file is read, at most the size limit).
 pub fn validate_file<const N: usize>(
     path: &Path,
     known: &[&str],
     limits: &Limits,
 ) -> Result<Validated<N>, Rejected> {
     let file = path.display().to_string();
-    let bytes =
-        read_limited(path, limits).map_err(|m| Rejected(vec![Problem::whole_file(&file, m)]))?;
+    let bytes = crate::file::read_regular(path, limits.max_file_size).map_err(|e| {
+        let message = match e {
+            crate::file::ReadError::Missing => "cannot read: the file does not exist".to_owned(),
+            crate::file::ReadError::Unsettled => {
+                "the file kept changing while it was read".to_owned()
+            }
+            crate::file::ReadError::Failed { message, .. } => message,
+        };
+        Rejected(vec![Problem::whole_file(&file, message)])
+    })?;
     validate_bytes(&bytes, &file, known, limits)
-}
-
-/// Reads a file, refusing more than the size limit (checked on the bytes read, so a file that
-/// grows while it is read is still bounded).
-pub fn read_limited(path: &Path, limits: &Limits) -> Result<Vec<u8>, String> {
-    use std::io::Read as _;
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot read: {e}"))?;
-    let mut bytes = Vec::new();
-    file.take(limits.max_file_size + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read: {e}"))?;
-    if bytes.len() as u64 > limits.max_file_size {
-        return Err(format!(
-            "the file is larger than the limit of {} bytes",
-            limits.max_file_size
-        ));
-    }
-    Ok(bytes)
 }
 
 /// Validates the bytes of a file; `file` names it in problems.
 pub fn validate_bytes<const N: usize>(
     bytes: &[u8],
+    file: &str,
+    known: &[&str],
+    limits: &Limits,
+) -> Result<Validated<N>, Rejected> {
+    validate_digested(bytes, Digest::of(bytes), file, known, limits)
+}
+
+/// [`validate_bytes`], for bytes whose digest the caller has already computed (a reload
+/// hashes the file once).
+pub(crate) fn validate_digested<const N: usize>(
+    bytes: &[u8],
+    digest: Digest,
     file: &str,
     known: &[&str],
     limits: &Limits,
@@ -287,9 +281,8 @@ pub fn validate_bytes<const N: usize>(
     };
     match compiled {
         Some(c) if !v.has_errors() => {
-            let digest = sha256(bytes);
             let mut table = c.table;
-            table.set_digest(digest);
+            table.set_digest(*digest.as_bytes());
             let warnings = v.problems;
             Ok(Validated {
                 config,
@@ -424,7 +417,7 @@ impl Validator<'_> {
     }
 
     /// Checks the names of the flags, of the experiments and of each experiment's variants
-    /// against the naming rule ([`crate::codegen::check_names`]), each at its key (a variant's
+    /// against the naming rule ([`vexil_build::check_names`]), each at its key (a variant's
     /// at its `name` value), in file order so that a clash is reported at the later name.
     fn check_names(&mut self, root: &DeTable<'_>) {
         for (section, kind) in [("features", "flag"), ("experiments", "experiment")] {

@@ -76,7 +76,7 @@ pub(crate) trait Watched: Send + Sync {
 
 /// A running watcher; stops (and joins its thread) when dropped.
 #[derive(Debug)]
-pub struct Watcher {
+pub(crate) struct Watcher {
     stop: Option<mpsc::Sender<Msg>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -126,6 +126,18 @@ pub(crate) fn spawn(
         stop: Some(stop),
         thread: Some(thread),
     })
+}
+
+/// A watch error as an I/O error (the public API does not expose the watching crate's types).
+pub(crate) fn io_error(e: notify::Error) -> std::io::Error {
+    match e.kind {
+        notify::ErrorKind::Io(io) => io,
+        notify::ErrorKind::PathNotFound => std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("no directory to watch: {e}"),
+        ),
+        _ => std::io::Error::other(e.to_string()),
+    }
 }
 
 /// The way from the configuration path to its file: every path whose change can change what

@@ -31,7 +31,7 @@ fn a_full_disk_tears_nothing_and_loses_nothing() {
     std::fs::write(&path, version(2)).unwrap();
     assert!(matches!(flags.reload(), Reload::Applied(_)));
     std::fs::write(&path, invalid(0)).unwrap();
-    assert!(matches!(flags.reload(), Reload::Rejected(_)));
+    assert!(matches!(flags.reload(), Reload::Rejected { .. }));
     assert!(!flags.flush_audit(std::time::Duration::from_millis(300)));
     assert_eq!(
         std::fs::metadata(&log).unwrap().len(),

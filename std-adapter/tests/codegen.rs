@@ -4,8 +4,8 @@
 use std::path::Path;
 use std::process::Command;
 
-use vexil::codegen::{self, CodegenError};
 use vexil::validate::{self, Limits};
+use vexil_build::{self as codegen, CodegenError};
 
 /// Compiles generated source as a library crate of its own (`rustc --emit=metadata`: type
 /// checking without code generation, so it stays fast), with a stand-in `FlagKey` trait, and

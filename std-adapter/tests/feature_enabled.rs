@@ -8,7 +8,7 @@ mod support;
 use std::time::Duration;
 
 use support::PATIENCE;
-use vexil::{Environment, EvaluationContext, Event, Flags, WatchOptions};
+use vexil::{Environment, EvaluationContext, Event, Flags, Reload, WatchOptions};
 
 fn config(parallel: bool, after: &str) -> String {
     format!(
@@ -48,9 +48,8 @@ mod shadowed {
 fn wait_applied(events: &std::sync::mpsc::Receiver<Event>) {
     loop {
         match events.recv_timeout(PATIENCE).expect("an event") {
-            Event::Applied(_) => return,
-            Event::Missing => continue,
-            Event::Rejected { problems, .. } => panic!("{problems}"),
+            Event::Reload(Reload::Applied(_)) => return,
+            Event::Reload(Reload::Rejected { problems, .. }) => panic!("{problems}"),
             _ => continue,
         }
     }

@@ -34,7 +34,7 @@ fn evaluations_take_no_lock_and_allocate_nothing() {
         .build()
         .unwrap();
     vexil::global::install(flags).unwrap();
-    vexil::global::__private::set_caching(false);
+    vexil::__private::set_caching(false);
     vexil::global::set_context(
         EvaluationContext::new("node-1").with_environment(Environment::Mainnet),
     );
@@ -58,7 +58,7 @@ fn evaluations_take_no_lock_and_allocate_nothing() {
         done_tx.send(alternate(1000, false)).unwrap();
     });
     ready_rx.recv_timeout(PATIENCE).unwrap();
-    let held = vexil::global::__private::hold_context_lock();
+    let held = vexil::__private::hold_context_lock();
     go_tx.send(()).unwrap();
     let answered = done_rx.recv_timeout(PATIENCE);
     drop(held);

@@ -2,7 +2,8 @@
 
 include!(concat!(env!("OUT_DIR"), "/vexil_flags.rs"));
 
-use vexil::{Environment, EvaluationContext, FlagTable, Reason};
+use vexil::{Environment, EvaluationContext, Reason};
+use vexil_core::FlagTable;
 
 fn bundled_table() -> FlagTable {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../config/features.toml");

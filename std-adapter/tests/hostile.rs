@@ -13,7 +13,7 @@ use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 use support::{next_event, version, wait_applied, write, Style, PATIENCE};
-use vexil::validate::sha256;
+use vexil::Digest;
 use vexil::{EvaluationContext, Event, Flags, Reload, WatchOptions};
 
 /// Events, quickly; the poll so slow that only events can explain what a test sees.
@@ -78,7 +78,7 @@ fn a_fifo_a_socket_a_device_or_a_directory_at_the_path_is_rejected_at_once() {
     let flags: Flags = Flags::builder(&path).watch(options()).build().unwrap();
     let events = flags.subscribe();
     let ctx = EvaluationContext::new("node-1");
-    let mut written = vec![sha256(version(1).as_bytes())];
+    let mut written = vec![Digest::of(version(1).as_bytes())];
     let hostile: [(&str, Maker); 4] = [
         ("a FIFO", Box::new(mkfifo)),
         (
@@ -100,7 +100,7 @@ fn a_fifo_a_socket_a_device_or_a_directory_at_the_path_is_rejected_at_once() {
     for (i, (what, make)) in hostile.iter().enumerate() {
         rename_into_place(&path, make);
         match next_event(&events) {
-            Event::Rejected { problems, .. } => {
+            Reload::Rejected { problems, .. } => {
                 assert!(problems.to_string().contains(what), "{what}: {problems}")
             }
             other => panic!("{what}: expected a rejection, got {other:?}"),
@@ -113,12 +113,12 @@ fn a_fifo_a_socket_a_device_or_a_directory_at_the_path_is_rejected_at_once() {
 
         // The next valid version is applied.
         let next = version(i + 2);
-        written.push(sha256(next.as_bytes()));
+        written.push(Digest::of(next.as_bytes()));
         if Path::new(&path).is_dir() {
             std::fs::remove_dir(&path).unwrap();
         }
         write(Style::Rename, &path, &next);
-        wait_applied(&events, sha256(next.as_bytes()), &written);
+        wait_applied(&events, Digest::of(next.as_bytes()), &written);
         assert_eq!(flags.check_name("flag_on", &ctx), i % 2 == 1, "{what}");
     }
     drop(dir);
@@ -137,12 +137,12 @@ fn a_fifo_as_the_audit_log_never_holds_up_a_reload() {
         (flags, events, audit_events)
     });
     let ctx = EvaluationContext::new("node-1");
-    let mut written = vec![sha256(version(1).as_bytes())];
+    let mut written = vec![Digest::of(version(1).as_bytes())];
     for i in 2..6 {
         let v = version(i);
-        written.push(sha256(v.as_bytes()));
+        written.push(Digest::of(v.as_bytes()));
         write(Style::Rename, &path, &v);
-        wait_applied(&events, sha256(v.as_bytes()), &written);
+        wait_applied(&events, Digest::of(v.as_bytes()), &written);
         assert_eq!(flags.check_name("flag_on", &ctx), i % 2 == 1);
     }
     // The failing sink is reported once, however many records wait.
@@ -170,7 +170,10 @@ fn a_file_still_open_for_writing_is_not_published() {
     let rest = "rollout_percentage = 1\n[features.beta]\nenabled = false\n";
     vexil::validate::parse_config(prefix, "prefix.toml").expect("the prefix alone is valid");
     let whole = format!("{prefix}{rest}");
-    let written = [sha256(version(0).as_bytes()), sha256(whole.as_bytes())];
+    let written = [
+        Digest::of(version(0).as_bytes()),
+        Digest::of(whole.as_bytes()),
+    ];
     for pause in [150, 400] {
         let mut file = std::fs::File::create(&path).unwrap();
         file.write_all(prefix.as_bytes()).unwrap();
@@ -209,7 +212,9 @@ fn the_same_failure_is_reported_once_until_something_changes() {
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match events.recv_timeout(left) {
-                Ok(Event::Rejected { problems, .. }) if problems.to_string().contains(what) => {
+                Ok(Event::Reload(Reload::Rejected { problems, .. }))
+                    if problems.to_string().contains(what) =>
+                {
                     break
                 }
                 Ok(_) => continue,
@@ -218,7 +223,7 @@ fn the_same_failure_is_reported_once_until_something_changes() {
         }
         let again: Vec<Event> = drain(&events, Duration::from_millis(600))
             .into_iter()
-            .filter(|e| matches!(e, Event::Rejected { .. }))
+            .filter(|e| matches!(e, Event::Reload(Reload::Rejected { .. })))
             .collect();
         assert!(again.is_empty(), "{what}, reported again: {again:?}");
     };
@@ -267,8 +272,12 @@ fn an_idle_watcher_reads_the_file_only_at_the_poll() {
     let events = flags.subscribe();
     // One change sets the watcher going; its own reads must not keep it going.
     write(Style::InPlace, &path, &version(2));
-    let digest = sha256(version(2).as_bytes());
-    wait_applied(&events, digest, &[digest, sha256(version(1).as_bytes())]);
+    let digest = Digest::of(version(2).as_bytes());
+    wait_applied(
+        &events,
+        digest,
+        &[digest, Digest::of(version(1).as_bytes())],
+    );
     std::thread::sleep(Duration::from_millis(200));
     // Another file in the same directory (an audit log, say) is not the configuration.
     let opens = opens_of(&path, || {
@@ -300,11 +309,11 @@ fn a_revert_after_a_failure_is_acknowledged() {
         let in_force = flags.sha256().unwrap();
 
         std::fs::write(&path, support::invalid(0)).unwrap();
-        assert!(matches!(flags.reload(), Reload::Rejected(_)));
+        assert!(matches!(flags.reload(), Reload::Rejected { .. }));
         assert_eq!(gauge(), Some(0.0));
         std::fs::write(&path, version(1)).unwrap();
         assert!(
-            matches!(flags.reload(), Reload::Restored),
+            matches!(flags.reload(), Reload::Restored { .. }),
             "the revert is seen"
         );
         assert_eq!(gauge(), Some(1.0));
@@ -314,21 +323,21 @@ fn a_revert_after_a_failure_is_acknowledged() {
         );
 
         std::fs::remove_file(&path).unwrap();
-        assert!(matches!(flags.reload(), Reload::Missing));
+        assert!(matches!(flags.reload(), Reload::Missing { .. }));
         assert_eq!(gauge(), Some(0.0));
         std::fs::write(&path, version(1)).unwrap();
-        assert!(matches!(flags.reload(), Reload::Restored));
+        assert!(matches!(flags.reload(), Reload::Restored { .. }));
         assert_eq!(gauge(), Some(1.0));
 
         let seen: Vec<String> = events
             .try_iter()
             .map(|e| match e {
-                Event::Restored { generation, sha256 } => {
+                Event::Reload(Reload::Restored { generation, sha256 }) => {
                     assert_eq!((generation, sha256), (1, in_force));
                     "restored".to_owned()
                 }
-                Event::Rejected { .. } => "rejected".to_owned(),
-                Event::Missing => "missing".to_owned(),
+                Event::Reload(Reload::Rejected { .. }) => "rejected".to_owned(),
+                Event::Reload(Reload::Missing { .. }) => "missing".to_owned(),
                 other => format!("{other:?}"),
             })
             .collect();
@@ -349,24 +358,24 @@ fn a_symlink_into_another_directory_is_followed_by_events() {
     std::os::unix::fs::symlink(&target, &path).unwrap();
     let flags: Flags = Flags::builder(&path).watch(options()).build().unwrap();
     let events = flags.subscribe();
-    let mut written = vec![sha256(version(0).as_bytes())];
+    let mut written = vec![Digest::of(version(0).as_bytes())];
     for (i, style) in [Style::InPlace, Style::Rename, Style::InPlace, Style::Rename]
         .into_iter()
         .enumerate()
     {
         let v = version(i + 1);
-        written.push(sha256(v.as_bytes()));
+        written.push(Digest::of(v.as_bytes()));
         write(style, &target, &v);
-        wait_applied(&events, sha256(v.as_bytes()), &written);
+        wait_applied(&events, Digest::of(v.as_bytes()), &written);
     }
     // The link itself pointed elsewhere.
     let other = real.join("other.toml");
     std::fs::write(&other, version(9)).unwrap();
-    written.push(sha256(version(9).as_bytes()));
+    written.push(Digest::of(version(9).as_bytes()));
     let tmp = links.join("features.toml.new");
     std::os::unix::fs::symlink(&other, &tmp).unwrap();
     std::fs::rename(&tmp, &path).unwrap();
-    wait_applied(&events, sha256(version(9).as_bytes()), &written);
+    wait_applied(&events, Digest::of(version(9).as_bytes()), &written);
 }
 
 #[test]
@@ -378,21 +387,21 @@ fn a_directory_swapped_by_rename_is_watched_anew() {
     std::fs::write(&path, version(0)).unwrap();
     let flags: Flags = Flags::builder(&path).watch(options()).build().unwrap();
     let events = flags.subscribe();
-    let mut written = vec![sha256(version(0).as_bytes())];
+    let mut written = vec![Digest::of(version(0).as_bytes())];
     for i in 1..4 {
         let next = dir.path().join(format!("conf.{i}"));
         std::fs::create_dir(&next).unwrap();
         let v = version(i);
         std::fs::write(next.join("features.toml"), &v).unwrap();
-        written.push(sha256(v.as_bytes()));
+        written.push(Digest::of(v.as_bytes()));
         std::fs::rename(&conf, dir.path().join(format!("conf.old.{i}"))).unwrap();
         std::fs::rename(&next, &conf).unwrap();
-        wait_applied(&events, sha256(v.as_bytes()), &written);
+        wait_applied(&events, Digest::of(v.as_bytes()), &written);
         // And the new directory's file is followed in place.
         let v = version(i + 10);
-        written.push(sha256(v.as_bytes()));
+        written.push(Digest::of(v.as_bytes()));
         write(Style::Rename, &path, &v);
-        wait_applied(&events, sha256(v.as_bytes()), &written);
+        wait_applied(&events, Digest::of(v.as_bytes()), &written);
     }
 }
 
@@ -401,7 +410,7 @@ fn a_storm_of_renames_ends_on_the_last_version_with_nothing_torn() {
     let (dir, path) = setup(&version(0));
     let flags: Flags = Flags::builder(&path).watch(options()).build().unwrap();
     let events = flags.subscribe();
-    let mut written = vec![sha256(version(0).as_bytes())];
+    let mut written = vec![Digest::of(version(0).as_bytes())];
     let start = Instant::now();
     // At least 2,000 renames and at least a second of them (several of the watcher's debounce
     // caps), so the watcher reads while the file is still being replaced on any machine.
@@ -409,7 +418,7 @@ fn a_storm_of_renames_ends_on_the_last_version_with_nothing_torn() {
     while i < 2000 || start.elapsed() < Duration::from_secs(1) {
         i += 1;
         let v = version(i);
-        written.push(sha256(v.as_bytes()));
+        written.push(Digest::of(v.as_bytes()));
         let tmp = dir.path().join(format!("tmp.{i}"));
         std::fs::write(&tmp, &v).unwrap();
         std::fs::rename(&tmp, &path).unwrap();
@@ -420,7 +429,7 @@ fn a_storm_of_renames_ends_on_the_last_version_with_nothing_torn() {
     assert_eq!(flags.sha256(), Some(last));
     // Nothing after the last version either.
     for e in drain(&events, Duration::from_millis(300)) {
-        if let Event::Applied(c) = e {
+        if let Event::Reload(Reload::Applied(c)) = e {
             assert_eq!(
                 c.sha256, last,
                 "an older version was published after the last"

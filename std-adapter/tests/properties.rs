@@ -91,7 +91,7 @@ proptest! {
         match validate::validate_bytes::<64>(text.as_bytes(), "p.toml", &["enabled"], &Limits::default()) {
             Ok(v) => {
                 // Whatever validates also compiles and evaluates.
-                let table: vexil::FlagTable<64> = vexil::FlagTable::new(&[]);
+                let table: vexil_core::FlagTable<64> = vexil_core::FlagTable::new(&[]);
                 table.publish(v.table);
                 let s = table.snapshot();
                 for (i, _, _) in s.flags() {

@@ -8,7 +8,7 @@ use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
 use support::{next_event, version, wait_applied, write, ConfigMap, Style};
-use vexil::validate::sha256;
+use vexil::Digest;
 use vexil::{EvaluationContext, Event, Flags, Reload, WatchOptions};
 
 const CYCLES: usize = 50;
@@ -28,10 +28,10 @@ fn cycle(path: &std::path::Path, what: &str, mut write: impl FnMut(&str)) {
     let events = flags.subscribe();
     let reader = flags.reader();
     let ctx = EvaluationContext::new("node-1");
-    let mut written = vec![sha256(version(0).as_bytes())];
+    let mut written = vec![Digest::of(version(0).as_bytes())];
     for i in 1..=CYCLES {
         let content = version(i);
-        let digest = sha256(content.as_bytes());
+        let digest = Digest::of(content.as_bytes());
         written.push(digest);
         write(&content);
         let generation = wait_applied(&events, digest, &written);
@@ -49,9 +49,10 @@ fn cycle(path: &std::path::Path, what: &str, mut write: impl FnMut(&str)) {
 /// The next event is a rejection naming `problem`, under the generation still in force.
 fn expect_rejection(events: &Receiver<Event>, flags: &Flags, problem: &str) {
     match next_event(events) {
-        Event::Rejected {
+        Reload::Rejected {
             generation,
             problems,
+            ..
         } => {
             assert_eq!(generation, flags.generation());
             assert!(problems.to_string().contains(problem), "{problems}");
@@ -113,13 +114,13 @@ fn an_invalid_file_keeps_the_last_good_version() {
             flags.check_name("flag_on", &ctx),
             "the last good version still answers"
         );
-        assert_eq!(flags.sha256(), Some(sha256(version(1).as_bytes())));
+        assert_eq!(flags.sha256(), Some(Digest::of(version(1).as_bytes())));
     }
     write(Style::Rename, &path, &version(2));
     wait_applied(
         &events,
-        sha256(version(2).as_bytes()),
-        &[sha256(version(2).as_bytes())],
+        Digest::of(version(2).as_bytes()),
+        &[Digest::of(version(2).as_bytes())],
     );
     assert!(!flags.check_name("flag_on", &ctx));
 }
@@ -137,7 +138,7 @@ fn a_deleted_file_keeps_the_last_good_version_and_its_return_is_seen() {
         .recv_timeout(support::PATIENCE)
         .expect("a missing event")
     {
-        Event::Missing => {}
+        Event::Reload(Reload::Missing { .. }) => {}
         other => panic!("expected the file to go missing, got {other:?}"),
     }
     assert!(
@@ -149,7 +150,7 @@ fn a_deleted_file_keeps_the_last_good_version_and_its_return_is_seen() {
         "missing is reported once"
     );
     std::fs::write(&path, version(2)).unwrap();
-    let digest = sha256(version(2).as_bytes());
+    let digest = Digest::of(version(2).as_bytes());
     wait_applied(&events, digest, &[digest]);
     assert!(!flags.check_name("flag_on", &ctx));
 }
@@ -172,10 +173,10 @@ fn unchanged_content_publishes_nothing() {
 fn strict_start_fails_and_lenient_start_serves_everything_off() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("features.toml");
-    let err = Flags::builder(&path).build::<1024>().unwrap_err();
+    let err = Flags::builder(&path).build().unwrap_err();
     assert!(err.to_string().contains("cannot read"), "{err}");
     std::fs::write(&path, support::invalid(0)).unwrap();
-    let err = Flags::builder(&path).build::<1024>().unwrap_err();
+    let err = Flags::builder(&path).build().unwrap_err();
     assert!(
         err.to_string().contains(":3:22: error: flag `flag_on`"),
         "{err}"
@@ -202,7 +203,7 @@ fn subscribers_learn_which_flags_changed() {
     };
     assert_eq!(change.flags, ["flag_on", "padding"]);
     match events.try_recv().unwrap() {
-        Event::Applied(c) => {
+        Event::Reload(Reload::Applied(c)) => {
             assert_eq!(c.generation, 2);
             let fields: Vec<&str> = c.changes.iter().map(|c| c.field.as_str()).collect();
             assert_eq!(fields, ["description", "enabled", "description"]);
@@ -234,7 +235,10 @@ fn an_in_place_write_that_stalls_after_truncating_is_not_rejected() {
     std::thread::sleep(Duration::from_millis(250));
     std::io::Write::write_all(&mut file, version(1).as_bytes()).unwrap();
     drop(file);
-    let written = [sha256(version(0).as_bytes()), sha256(version(1).as_bytes())];
+    let written = [
+        Digest::of(version(0).as_bytes()),
+        Digest::of(version(1).as_bytes()),
+    ];
     wait_applied(&events, written[1], &written);
     assert!(flags.check_name("flag_on", &ctx));
 

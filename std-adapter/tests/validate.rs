@@ -211,7 +211,7 @@ fn the_bundled_config_and_valid_fixtures_validate() {
     assert!(v.warnings.is_empty(), "{:?}", v.warnings);
     assert_eq!(
         v.sha256,
-        validate::sha256(&std::fs::read(&bundled).unwrap())
+        vexil::Digest::of(&std::fs::read(&bundled).unwrap())
     );
     let actor = &v.config.features["actor_system"];
     assert_eq!(actor.rollout_percentage, Some(0.0));

@@ -8,7 +8,7 @@ use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
 use metrics_util::debugging::{DebugValue, Snapshotter};
-use vexil::Event;
+use vexil::{Digest, Event, Reload};
 
 /// A liveness bound for waits on events (never a measurement: tests wait for events, and
 /// this only stops a broken build from hanging).
@@ -33,15 +33,14 @@ pub fn invalid(i: usize) -> String {
     )
 }
 
-/// The next event that is not `Missing` or about the audit log, or a panic after
-/// [`PATIENCE`].
-pub fn next_event(events: &Receiver<Event>) -> Event {
+/// The next reload that is not `Missing` (events about the audit log are passed over too), or
+/// a panic after [`PATIENCE`].
+pub fn next_event(events: &Receiver<Event>) -> Reload {
     loop {
         match events.recv_timeout(PATIENCE) {
-            Ok(Event::Missing | Event::AuditFailed { .. } | Event::AuditRecovered { .. }) => {
-                continue
-            }
-            Ok(e) => return e,
+            Ok(Event::Reload(Reload::Missing { .. })) => continue,
+            Ok(Event::Reload(r)) => return r,
+            Ok(_) => continue,
             Err(e) => panic!("no event within {PATIENCE:?}: {e}"),
         }
     }
@@ -49,20 +48,20 @@ pub fn next_event(events: &Receiver<Event>) -> Event {
 
 /// Waits for the applied event whose content hash is `sha256`, failing on a rejection or on
 /// an applied version that was never written whole.
-pub fn wait_applied(events: &Receiver<Event>, sha256: [u8; 32], written: &[[u8; 32]]) -> u64 {
+pub fn wait_applied(events: &Receiver<Event>, sha256: Digest, written: &[Digest]) -> u64 {
     loop {
         match next_event(events) {
-            Event::Applied(c) => {
+            Reload::Applied(c) => {
                 assert!(
                     written.contains(&c.sha256),
                     "published content that was never written whole: {}",
-                    vexil::validate::hex(&c.sha256)
+                    c.sha256
                 );
                 if c.sha256 == sha256 {
                     return c.generation;
                 }
             }
-            Event::Rejected { problems, .. } => panic!("unexpected rejection:\n{problems}"),
+            Reload::Rejected { problems, .. } => panic!("unexpected rejection:\n{problems}"),
             other => panic!("unexpected event: {other:?}"),
         }
     }

@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use serde_json::{json, Value};
 use vexil::model::Config;
 use vexil::validate::{self, Limits, Problem, Rejected};
-use vexil::{Detail, EvaluationContext, FlagTable, Snapshot, DEFAULT_CAPACITY};
+use vexil::{Detail, EvaluationContext, Snapshot, DEFAULT_CAPACITY};
+use vexil_core::FlagTable;
 
 use crate::context::{read_nodes, ContextArgs};
 use crate::Format;
@@ -85,7 +86,7 @@ pub fn validate(
                         file.display(),
                         v.config.features.len(),
                         v.config.experiments.len(),
-                        validate::hex(&v.sha256)
+                        v.sha256
                     );
                     (v.warnings, Some(summary))
                 }

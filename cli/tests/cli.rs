@@ -1,6 +1,7 @@
 //! End to end: the built `vexil` binary on fixtures, stdout JSON and exit codes for every
 //! subcommand, a live `watch`, and a Prometheus scrape over loopback.
 
+#[path = "../../std-adapter/tests/support/mod.rs"]
 mod support;
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
@@ -568,7 +569,7 @@ fn watch_prints_loaded_applied_and_rejected_events() {
     );
     assert_eq!(
         loaded["sha256"],
-        vexil::validate::hex(&vexil::validate::sha256(support::version(1).as_bytes()))
+        vexil::Digest::of(support::version(1).as_bytes()).to_string()
     );
 
     support::write(support::Style::Rename, &path, &support::version(2));

@@ -8,8 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use serde_json::json;
-use vexil::validate::hex;
-use vexil::{Environment, EvaluationContext, Event, Flags, WatchOptions};
+use vexil::{Environment, EvaluationContext, Event, Flags, Reload, WatchOptions};
 
 use crate::commands::{bar, detail_text, problem_json};
 use crate::context::ContextArgs;
@@ -86,21 +85,21 @@ pub fn run(o: Options) -> Result<ExitCode, String> {
 fn describe(event: &Event, first: bool, flags: &Flags) -> (serde_json::Value, String) {
     let now = chrono::Local::now().format("%H:%M:%S%.3f");
     match event {
-        Event::Applied(c) if first || c.generation == 1 => (
-            json!({"event": "loaded", "generation": c.generation, "sha256": hex(&c.sha256), "flags": flags.config().features.len()}),
+        Event::Reload(Reload::Applied(c)) if first || c.previous.is_none() => (
+            json!({"event": "loaded", "generation": c.generation, "sha256": c.sha256.to_string(), "flags": flags.config().features.len()}),
             format!(
                 "{now} loaded {}: generation {}, {} flags, sha256 {}",
                 flags.path().display(),
                 c.generation,
                 flags.config().features.len(),
-                &hex(&c.sha256)[..16]
+                &c.sha256.short(16)
             ),
         ),
-        Event::Applied(c) => {
+        Event::Reload(Reload::Applied(c)) => {
             let mut text = format!(
                 "{now} applied generation {} (sha256 {}): {} changes",
                 c.generation,
-                &hex(&c.sha256)[..16],
+                &c.sha256.short(16),
                 c.changes.len()
             );
             for ch in &c.changes {
@@ -115,14 +114,15 @@ fn describe(event: &Event, first: bool, flags: &Flags) -> (serde_json::Value, St
                 ));
             }
             (
-                json!({"event": "applied", "generation": c.generation, "sha256": hex(&c.sha256), "changes": c.changes}),
+                json!({"event": "applied", "generation": c.generation, "sha256": c.sha256.to_string(), "changes": c.changes}),
                 text,
             )
         }
-        Event::Rejected {
+        Event::Reload(Reload::Rejected {
             generation,
             problems,
-        } => {
+            ..
+        }) => {
             let mut text = format!("{now} rejected (generation {generation} stays in force):");
             for p in &problems.0 {
                 text.push_str(&format!("\n    {p}"));
@@ -132,19 +132,19 @@ fn describe(event: &Event, first: bool, flags: &Flags) -> (serde_json::Value, St
                 text,
             )
         }
-        Event::Missing => (
+        Event::Reload(Reload::Missing { .. }) => (
             json!({"event": "missing"}),
             format!(
                 "{now} {} is missing; the last good configuration stays",
                 flags.path().display()
             ),
         ),
-        Event::Restored { generation, sha256 } => (
-            json!({"event": "restored", "generation": generation, "sha256": hex(sha256)}),
+        Event::Reload(Reload::Restored { generation, sha256 }) => (
+            json!({"event": "restored", "generation": generation, "sha256": sha256.to_string()}),
             format!(
                 "{now} restored: {} holds the version in force again (generation {generation}, sha256 {})",
                 flags.path().display(),
-                &hex(sha256)[..16]
+                sha256.short(16)
             ),
         ),
         Event::AuditFailed { error, pending } => (
@@ -167,7 +167,7 @@ fn describe(event: &Event, first: bool, flags: &Flags) -> (serde_json::Value, St
 /// The state of every flag for the local context, and for the simulated fleet.
 fn state(flags: &Flags, ctx: &EvaluationContext, fleet: &[EvaluationContext]) -> String {
     // A view, not a use of the flags: a plain snapshot, no usage counting.
-    let s = flags.table().snapshot();
+    let s = flags.snapshot();
     let mut out = format!(
         "generation {}  ·  node `{}`{}\n{:<26} {:<5} {:<20} {}",
         s.generation(),
