@@ -38,7 +38,8 @@ use vexil_core::EvaluationContext;
 
 use crate::epoch::{invalidate, EPOCH};
 use crate::usage::Registry;
-use crate::{Event, Flags};
+use crate::flags::Flags;
+use crate::reload::Event;
 
 /// How long before a time condition falls due the call-site caches stop caching.
 pub const TIME_LEAD: Duration = Duration::from_millis(50);
