@@ -3,7 +3,7 @@ CARGO ?= cargo
 JOBS ?= 2
 NOSTD_TARGET ?= thumbv7em-none-eabihf
 
-.PHONY: run test bench bench-peers loom miri fuzz-smoke ci fmt-check clippy doc nostd bench-build
+.PHONY: run test bench bench-peers loom miri fuzz-smoke ci fmt-check clippy doc nostd bench-build metrics-check
 
 ## The main job: watch the bundled config/features.toml, live, with a simulated fleet of
 ## 1,000 nodes (edit the file in another terminal; Ctrl-C to stop).
@@ -61,7 +61,13 @@ doc:
 nostd:
 	$(CARGO) build -j$(JOBS) -p vexil-core --no-default-features --target $(NOSTD_TARGET)
 
+## A live scrape of `vexil watch --metrics-addr` through `promtool check metrics` (Debian's
+## prometheus package): every metric has help text.
+metrics-check:
+	$(CARGO) build -j$(JOBS) -p vexil-cli
+	JOBS=$(JOBS) bash scripts/check-metrics.sh
+
 bench-build:
 	$(CARGO) bench -j$(JOBS) -p vexil-benches --no-run
 
-ci: fmt-check clippy doc test nostd bench-build loom miri fuzz-smoke
+ci: fmt-check clippy doc test nostd metrics-check bench-build loom miri fuzz-smoke

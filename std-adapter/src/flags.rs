@@ -128,6 +128,7 @@ impl<const N: usize> FlagsBuilder<N> {
 
     /// Loads the file (and starts watching it, if asked).
     pub fn build(self) -> Result<Flags<N>, StartError> {
+        metrics::describe();
         let table =
             FlagTable::with_collector(&self.known, crossbeam_epoch::default_collector().clone())
                 .with_clock(|| chrono::Utc::now().timestamp_micros());

@@ -37,9 +37,9 @@ use std::time::Duration;
 use vexil_core::EvaluationContext;
 
 use crate::epoch::{invalidate, EPOCH};
-use crate::usage::Registry;
 use crate::flags::Flags;
 use crate::reload::Event;
+use crate::usage::Registry;
 
 /// How long before a time condition falls due the call-site caches stop caching.
 pub const TIME_LEAD: Duration = Duration::from_millis(50);

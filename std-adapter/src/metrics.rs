@@ -1,5 +1,6 @@
-//! Metrics through the `metrics` facade, with SPEC section 7's names. The library only emits;
-//! the application installs a recorder (and should, before it builds [`Flags`](crate::Flags)).
+//! Metrics through the `metrics` facade. The library only emits; the application installs a
+//! recorder (and should, before it builds [`Flags`](crate::Flags): building describes every
+//! metric to it, so an exporter serves each with its help text and unit).
 //!
 //! Usage counts (`vexil_checks_total{flag,result}`) are not written by the check: each reader
 //! and thread counts in its own usage shard, and the growth is added to the facade off the
@@ -41,6 +42,48 @@ pub const EXPERIMENT_ASSIGNMENTS: &str = "vexil_experiment_assignments_total";
 
 /// One check in this many, per thread, is timed.
 pub const SAMPLE_EVERY: u32 = 1024;
+
+/// Every metric with its unit and help text, as [`describe`] gives them to the recorder.
+const DESCRIPTIONS: [(&str, Kind, Option<metrics::Unit>, &str); 13] = {
+    use metrics::Unit::{Count, Seconds};
+    [
+        (CHECKS_TOTAL, Kind::Counter, Some(Count), "Flag checks answered, by flag and result (true/false); folded from per-thread counts at each watcher poll."),
+        (CHECK_DURATION, Kind::Histogram, Some(Seconds), "Duration of one Flags::check in every 1024 per thread."),
+        (RELOADS_TOTAL, Kind::Counter, Some(Count), "Reload attempts that did something, by result: applied, rejected, missing, restored."),
+        (RELOAD_DURATION, Kind::Histogram, Some(Seconds), "Time to read, validate, compile and publish a configuration (applied or rejected)."),
+        (LAST_RELOAD_SUCCESSFUL, Kind::Gauge, None, "1 when the file on disk is the configuration in force, 0 after a rejected, unreadable or missing file."),
+        (LAST_RELOAD_SUCCESS_TIMESTAMP, Kind::Gauge, Some(Seconds), "Unix time of the last applied configuration."),
+        (CONFIG_GENERATION, Kind::Gauge, None, "Generation of the configuration in force (+1 per publication)."),
+        (FLAGS_LOADED, Kind::Gauge, Some(Count), "Flags defined by the configuration in force."),
+        (AUDIT_WRITE_FAILURES, Kind::Counter, Some(Count), "Failed audit log appends (the records are kept, spooled and retried)."),
+        (AUDIT_PENDING, Kind::Gauge, Some(Count), "Audit records waiting for the audit log to be writable."),
+        (AUDIT_DROPPED, Kind::Counter, Some(Count), "Audit records dropped while the writer was stuck in one write with 100000 more waiting."),
+        (WATCH_RESCANS, Kind::Counter, Some(Count), "File watcher rescans (lost events) and watcher errors; the watch is set up again."),
+        (EXPERIMENT_ASSIGNMENTS, Kind::Counter, Some(Count), "Experiment variants assigned, by experiment and variant (through Flags::variant and Flags::explain)."),
+    ]
+};
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+/// Describes every metric (help text and unit) to the recorder installed now. Building
+/// [`Flags`](crate::Flags) calls it; describing again is harmless.
+pub fn describe() {
+    for (name, kind, unit, help) in DESCRIPTIONS {
+        match (kind, unit) {
+            (Kind::Counter, Some(u)) => metrics::describe_counter!(name, u, help),
+            (Kind::Counter, None) => metrics::describe_counter!(name, help),
+            (Kind::Gauge, Some(u)) => metrics::describe_gauge!(name, u, help),
+            (Kind::Gauge, None) => metrics::describe_gauge!(name, help),
+            (Kind::Histogram, Some(u)) => metrics::describe_histogram!(name, u, help),
+            (Kind::Histogram, None) => metrics::describe_histogram!(name, help),
+        }
+    }
+}
 
 pub(crate) fn reload_applied(generation: u64, flags: usize, seconds: f64) {
     metrics::counter!(RELOADS_TOTAL, "result" => "applied").increment(1);
@@ -101,4 +144,34 @@ pub(crate) fn experiment_assigned(experiment: &str, variant: &str) {
         "variant" => variant.to_owned()
     )
     .increment(1);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_metric_is_described_once() {
+        let names = [
+            CHECKS_TOTAL,
+            CHECK_DURATION,
+            RELOADS_TOTAL,
+            RELOAD_DURATION,
+            LAST_RELOAD_SUCCESSFUL,
+            LAST_RELOAD_SUCCESS_TIMESTAMP,
+            CONFIG_GENERATION,
+            FLAGS_LOADED,
+            AUDIT_WRITE_FAILURES,
+            AUDIT_PENDING,
+            AUDIT_DROPPED,
+            WATCH_RESCANS,
+            EXPERIMENT_ASSIGNMENTS,
+        ];
+        let mut described: Vec<&str> = DESCRIPTIONS.iter().map(|d| d.0).collect();
+        described.sort_unstable();
+        let mut all = names.to_vec();
+        all.sort_unstable();
+        assert_eq!(described, all);
+        assert!(DESCRIPTIONS.iter().all(|d| d.3.len() > 20));
+    }
 }
