@@ -304,12 +304,78 @@ pub fn variant(
 }
 
 pub fn schema() -> Result<ExitCode, String> {
-    let schema = schemars::schema_for!(vexil::model::Config);
+    // TOML has no null: an optional field is one that may be left out, not one that may be
+    // null. Without the `anyOf [T, null]` wrapping, an editor reports the error inside the
+    // value (an unknown environment) instead of "not valid under any of the schemas".
+    let mut schema = schemars::schema_for!(vexil::model::Config).to_value();
+    without_null(&mut schema);
     println!(
         "{}",
         serde_json::to_string_pretty(&schema).expect("the schema serializes")
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Makes a schema report errors where they are: removes `null` (`anyOf [T, {"type":
+/// "null"}]` becomes `T` with the field's own keys, such as its description, and `"type":
+/// ["string", "null"]` becomes `"string"`), and turns a `oneOf` of documented constants (an
+/// enum whose variants have doc comments) into an `enum`, their descriptions listed in its
+/// own, so that a wrong value is "not one of ..." rather than "not valid under any of the
+/// schemas".
+fn without_null(schema: &mut Value) {
+    match schema {
+        Value::Object(obj) => {
+            let constants: Option<Vec<(Value, String)>> = match obj.get("oneOf") {
+                Some(Value::Array(items)) => items
+                    .iter()
+                    .map(|i| {
+                        let c = i.get("const")?.clone();
+                        let d = i.get("description").and_then(Value::as_str).unwrap_or("");
+                        Some((c, d.to_owned()))
+                    })
+                    .collect(),
+                _ => None,
+            };
+            if let Some(constants) = constants {
+                obj.remove("oneOf");
+                let listed: Vec<String> = constants
+                    .iter()
+                    .map(|(c, d)| {
+                        let d = d.trim_end_matches('.');
+                        format!("{}: {d}", c.as_str().unwrap_or_default())
+                    })
+                    .collect();
+                let own = obj.get("description").and_then(Value::as_str).unwrap_or("");
+                let description = format!("{own} {}.", listed.join("; "));
+                obj.insert("description".to_owned(), json!(description.trim()));
+                obj.insert("type".to_owned(), json!("string"));
+                obj.insert(
+                    "enum".to_owned(),
+                    Value::Array(constants.into_iter().map(|(c, _)| c).collect()),
+                );
+            }
+            if let Some(Value::Array(any)) = obj.get_mut("anyOf") {
+                any.retain(|s| s != &json!({"type": "null"}));
+                if any.len() == 1 {
+                    if let (Some(Value::Object(only)), _) = (any.pop(), obj.remove("anyOf")) {
+                        for (k, v) in only {
+                            obj.entry(k).or_insert(v);
+                        }
+                    }
+                }
+            }
+            if let Some(Value::Array(types)) = obj.get_mut("type") {
+                types.retain(|t| t != "null");
+                if types.len() == 1 {
+                    let only = types.pop();
+                    obj.insert("type".to_owned(), only.unwrap_or(Value::Null));
+                }
+            }
+            obj.values_mut().for_each(without_null);
+        }
+        Value::Array(items) => items.iter_mut().for_each(without_null),
+        _ => {}
+    }
 }
 
 pub fn audit_verify(file: &Path, format: Format) -> Result<ExitCode, String> {
