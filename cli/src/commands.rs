@@ -308,7 +308,7 @@ pub fn schema() -> Result<ExitCode, String> {
     // null. Without the `anyOf [T, null]` wrapping, an editor reports the error inside the
     // value (an unknown environment) instead of "not valid under any of the schemas".
     let mut schema = schemars::schema_for!(vexil::model::Config).to_value();
-    without_null(&mut schema);
+    for_editors(&mut schema);
     println!(
         "{}",
         serde_json::to_string_pretty(&schema).expect("the schema serializes")
@@ -322,7 +322,7 @@ pub fn schema() -> Result<ExitCode, String> {
 /// enum whose variants have doc comments) into an `enum`, their descriptions listed in its
 /// own, so that a wrong value is "not one of ..." rather than "not valid under any of the
 /// schemas".
-fn without_null(schema: &mut Value) {
+fn for_editors(schema: &mut Value) {
     match schema {
         Value::Object(obj) => {
             let constants: Option<Vec<(Value, String)>> = match obj.get("oneOf") {
@@ -371,9 +371,9 @@ fn without_null(schema: &mut Value) {
                     obj.insert("type".to_owned(), only.unwrap_or(Value::Null));
                 }
             }
-            obj.values_mut().for_each(without_null);
+            obj.values_mut().for_each(for_editors);
         }
-        Value::Array(items) => items.iter_mut().for_each(without_null),
+        Value::Array(items) => items.iter_mut().for_each(for_editors),
         _ => {}
     }
 }
