@@ -8,7 +8,7 @@ use clap::Args;
 use serde::Deserialize;
 use vexil::{Environment, EvaluationContext};
 
-/// Who is asking: every field optional (SPEC section 4's defaults).
+/// Who is asking: every field optional (the defaults of `docs/evaluation.md`).
 #[derive(Args, Debug, Clone, Default)]
 pub struct ContextArgs {
     /// The node id (the default bucket key).

@@ -1,5 +1,5 @@
-//! `vexil`: validate, evaluate, diff, watch and inspect Vexil feature-flag configurations
-//! (SPEC section 8). Exit codes: 0 success (valid, same, intact), 1 a negative answer or an
+//! `vexil`: validate, evaluate, diff, watch and inspect Vexil feature-flag configurations.
+//! Exit codes: 0 success (valid, same, intact), 1 a negative answer or an
 //! error in the input (invalid, different, broken), 2 a usage error (a bad option, or a bad
 //! `--context` file).
 

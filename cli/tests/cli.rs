@@ -503,10 +503,7 @@ fn the_schema_accepts_the_bundled_config_and_rejects_a_typo() {
     // report as "not valid under any of the schemas").
     let errors: Vec<String> = validator.iter_errors(&env).map(|e| e.to_string()).collect();
     assert_eq!(errors.len(), 1, "{errors:?}");
-    assert!(
-        errors[0].contains("\"prod\" is not one of"),
-        "{errors:?}"
-    );
+    assert!(errors[0].contains("\"prod\" is not one of"), "{errors:?}");
     assert!(
         !serde_json::to_string(&schema).unwrap().contains("\"null\""),
         "an optional field may be left out, never null"

@@ -1,5 +1,5 @@
 //! Validation: every problem of a configuration file at once, each with file, line, column,
-//! flag and field (SPEC section 3).
+//! flag and field (the rules: `docs/configuration.md`).
 //!
 //! 1. Limits: the file must exist, be at most [`Limits::max_file_size`] bytes and not be empty;
 //!    tables and arrays may nest at most [`Limits::max_depth`] deep.
