@@ -18,7 +18,7 @@ test:
 ## The criterion benchmarks (numbers go to BENCHMARKS.md): all of them, or one with
 ## BENCH=check (criterion's options in ARGS; quote a filter with `|` in it). Every function is
 ## aligned to 64 bytes, so a case's loop sits at the same place in its cache lines whatever
-## changes elsewhere in the binary (BENCHMARKS.md, "Code placement"); in a target dir of their
+## changes elsewhere in the binary (benches/NOTES.md, "Code placement"); in a target dir of their
 ## own, so other builds keep their flags.
 BENCH_RUSTFLAGS ?= -C llvm-args=-align-all-functions=6
 bench:

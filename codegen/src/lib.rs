@@ -218,9 +218,8 @@ pub fn flag_ids_source(config_text: &str, crate_path: &str) -> Result<String, Co
         "#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]"
     );
     // 32 bits, not 16: a flag passed through memory (a stack slot, a struct field) is then
-    // reloaded by a plain `mov` rather than a zero-extending `movzx`, and on the Zen 4 the
-    // benches run on, a disabled flag's check measured 1.02 ns against 1.15 ns with that one
-    // instruction changed (BENCHMARKS.md).
+    // reloaded by a plain `mov` rather than a zero-extending `movzx` that waits for the store
+    // before it (the measurement is in benches/NOTES.md).
     let _ = writeln!(w, "#[repr(u32)]");
     let _ = writeln!(w, "#[allow(dead_code)]");
     let _ = writeln!(w, "pub enum FlagId {{");
