@@ -105,13 +105,14 @@ fn main() -> Result<(), Box<dyn Error>> {
     // its slot; a file that is missing or invalid at start is an error (the node refuses to
     // run on rules it cannot read), while a bad edit later is rejected and the last good
     // version stays in force.
-    let mut builder = Flags::builder(&args.config)
+    // Subscribed before `build`, so that the initial load is the first event.
+    let (tx, events) = std::sync::mpsc::channel();
+    let flags = Flags::builder(&args.config)
         .known(&FlagId::NAMES)
         .audit_log(&audit_log)
-        .watch(WatchOptions::default());
-    // Subscribed before `build`, so that the initial load is the first event.
-    let events = builder.subscribe();
-    let flags = builder.build()?;
+        .watch(WatchOptions::default())
+        .subscriber(tx)
+        .build()?;
     info!(
         config = %args.config.display(),
         audit_log = %audit_log.display(),
@@ -122,9 +123,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         .spawn(move || log_events(events))?;
 
     // The process-wide flags and context, for `feature_enabled!` away from block import.
-    if vexil::global::install(flags.clone()).is_err() {
-        return Err("the process-wide flags were installed already".into());
-    }
+    vexil::global::install(flags.clone())?;
     let node = EvaluationContext::new(args.node_id.as_str()).with_environment(args.env);
     let head = Arc::new(Head::new(
         node.clone()
@@ -232,7 +231,7 @@ impl Worker {
             // SHA-256 identify that version in the log (and in the audit log and metrics).
             let rules = reader.snapshot();
             let generation = rules.generation();
-            let sha256 = Digest::from(*rules.digest());
+            let sha256 = Digest::from(rules.digest());
 
             let (client, validation) = validate(&block, &rules, &self.ctx, self.work);
             let pipeline = commit(&block, &rules, &self.ctx);
@@ -303,29 +302,25 @@ fn commit(block: &Block, rules: &Snapshot<'_>, ctx: &EvaluationContext) -> &'sta
     pipeline
 }
 
-/// The chain head, and the process-wide evaluation context that follows it.
-struct Head {
-    ctx: Mutex<EvaluationContext>,
-}
+/// The chain head: the process-wide evaluation context follows it.
+struct Head;
 
 impl Head {
     fn new(ctx: EvaluationContext) -> Head {
-        vexil::global::set_context(ctx.clone());
-        Head {
-            ctx: Mutex::new(ctx),
-        }
+        vexil::global::set_context(ctx);
+        Head
     }
 
     /// A block was imported: the process-wide context moves to its height (once per block;
-    /// every `feature_enabled!` call site re-evaluates once after it).
+    /// every `feature_enabled!` call site re-evaluates once after it). The change is made
+    /// under the context's lock, so two workers finishing blocks together never move the
+    /// height back.
     fn advance(&self, height: u64) {
-        let mut ctx = self.ctx.lock().unwrap_or_else(PoisonError::into_inner);
-        if height > ctx.chain_height() {
-            ctx.set_chain_height(height);
-            // Under the lock, so that two workers finishing blocks together publish their
-            // heights in order.
-            vexil::global::set_context(ctx.clone());
-        }
+        vexil::global::update_context(|ctx| {
+            if height > ctx.chain_height() {
+                ctx.set_chain_height(height);
+            }
+        });
     }
 }
 

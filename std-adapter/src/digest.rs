@@ -43,6 +43,12 @@ impl From<[u8; 32]> for Digest {
     }
 }
 
+impl From<&[u8; 32]> for Digest {
+    fn from(bytes: &[u8; 32]) -> Digest {
+        Digest(*bytes)
+    }
+}
+
 impl fmt::Display for Digest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))

@@ -80,6 +80,13 @@ impl<const N: usize> FlagsBuilder<N> {
         rx
     }
 
+    /// Sends every event, from the first load on, to `tx` (as [`subscribe`](Self::subscribe),
+    /// without leaving the builder chain).
+    pub fn subscriber(mut self, tx: Sender<Event>) -> Self {
+        self.subscribers.push(tx);
+        self
+    }
+
     /// The flags compiled into the binary (the generated `FlagId::NAMES`): they get the first
     /// slots, in this order, so a `FlagId` is its slot.
     pub fn known(mut self, names: &[&'static str]) -> Self {
@@ -196,7 +203,7 @@ impl<const N: usize> FlagsBuilder<N> {
 ///     .audit_log("/var/log/vexil/audit.jsonl")
 ///     .watch(WatchOptions::default())
 ///     .build()?;
-/// let ctx = vexil::now(EvaluationContext::new("node-7"));
+/// let ctx = EvaluationContext::new("node-7"); // `now` unset: the flags' clock supplies it
 /// if flags.check_name("parallel_validation", &ctx) { /* ... */ }
 ///
 /// // On a hot path, one reader per thread: about a nanosecond per check.

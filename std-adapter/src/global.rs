@@ -51,9 +51,9 @@ static CONTEXT: RwLock<Option<Arc<EvaluationContext>>> = RwLock::new(None);
 static CONTEXT_VERSION: AtomicU64 = AtomicU64::new(0);
 
 /// Installs the process-wide flags that `feature_enabled!` checks. Once per process: a second
-/// call hands the flags back.
-pub fn install(flags: Flags) -> Result<(), Flags> {
-    FLAGS.set(flags)?;
+/// call hands the flags back in the error.
+pub fn install(flags: Flags) -> Result<(), AlreadyInstalled> {
+    FLAGS.set(flags).map_err(AlreadyInstalled)?;
     invalidate();
     if let Some(flags) = FLAGS.get() {
         let events = flags.subscribe();
@@ -63,6 +63,18 @@ pub fn install(flags: Flags) -> Result<(), Flags> {
     }
     Ok(())
 }
+
+/// [`install`] was called before: the flags it was given, handed back.
+#[derive(Debug)]
+pub struct AlreadyInstalled(pub Flags);
+
+impl std::fmt::Display for AlreadyInstalled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the process-wide flags are installed already (once per process)")
+    }
+}
+
+impl std::error::Error for AlreadyInstalled {}
 
 /// The installed process-wide flags.
 pub fn flags() -> Option<&'static Flags> {
@@ -74,6 +86,18 @@ pub fn flags() -> Option<&'static Flags> {
 pub fn set_context(ctx: EvaluationContext) {
     let mut current = CONTEXT.write().unwrap_or_else(|e| e.into_inner());
     *current = Some(Arc::new(ctx));
+    CONTEXT_VERSION.fetch_add(1, Ordering::Release);
+    drop(current);
+    invalidate();
+}
+
+/// Changes the process-wide context in place (`update_context(|c| c.set_chain_height(h))`,
+/// once per block), without losing what another thread set meanwhile: the change is applied
+/// under the context's write lock. Every call site re-evaluates on its next call.
+pub fn update_context(change: impl FnOnce(&mut EvaluationContext)) {
+    let mut current = CONTEXT.write().unwrap_or_else(|e| e.into_inner());
+    let ctx = current.get_or_insert_with(Default::default);
+    change(Arc::make_mut(ctx));
     CONTEXT_VERSION.fetch_add(1, Ordering::Release);
     drop(current);
     invalidate();

@@ -13,7 +13,8 @@
 //!     .watch(WatchOptions::default())            // hot reload
 //!     .build()?;                                 // a missing or invalid file is an error
 //!
-//! let ctx = vexil::now(EvaluationContext::new("node-7").with_environment(Environment::Mainnet));
+//! // Leave the context's `now` unset: the flags' clock gives each check the current time.
+//! let ctx = EvaluationContext::new("node-7").with_environment(Environment::Mainnet);
 //! if flags.check_name("parallel_validation", &ctx) { /* ... */ }
 //!
 //! // Hot paths: one reader per thread, kept.
@@ -72,7 +73,9 @@ pub use vexil_core::{
     DEFAULT_CAPACITY,
 };
 
-/// Sets a context's evaluation instant to the current time (the core has no clock).
+/// Sets a context's evaluation instant to the current time, for a table without a clock (the
+/// core's `FlagTable` used directly). [`Flags`] has a clock: leave `now` unset there, or a
+/// context kept for long would keep evaluating at the instant it was made.
 pub fn now(mut ctx: EvaluationContext) -> EvaluationContext {
     ctx.set_now(chrono::Utc::now());
     ctx
