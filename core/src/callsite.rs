@@ -12,7 +12,7 @@
 //! *before* computing, so an answer computed from an old table is never tagged with a newer
 //! epoch.
 
-use crate::sync::{AtomicU64, Ordering};
+use crate::sync::{self, AtomicU64, Ordering};
 
 /// The epoch's "do not cache" bit. Epochs count in the bits below it, by [`STEP`]; they reach
 /// it after 2^47 invalidations (4,000 years at 1,000 reloads a second).
@@ -151,13 +151,10 @@ impl CallSite {
     #[cold]
     #[inline(never)]
     fn refresh(&self, epoch: &Epoch, key: u64, compute: impl FnOnce() -> bool) -> bool {
-        #[cfg(vexil_loom_broken = "epoch_after_compute")]
-        let (on, e) = {
+        let (on, e) = if sync::EPOCH_AFTER_COMPUTE {
             let on = compute();
             (on, epoch.load())
-        };
-        #[cfg(not(vexil_loom_broken = "epoch_after_compute"))]
-        let (on, e) = {
+        } else {
             let e = epoch.load();
             (compute(), e)
         };
