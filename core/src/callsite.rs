@@ -145,9 +145,9 @@ impl CallSite {
     /// A miss: computes the answer and caches it. The epoch and the word are loaded again
     /// here rather than handed over from the hit's test, so that nothing the test computed is
     /// needed after it: the hit then folds its xors into the loaded values instead of keeping
-    /// copies for this call (one instruction fewer on every hit; BENCHMARKS.md). The epoch is
-    /// still read before computing, which is all its tag needs, and the word after, so a word
-    /// another thread stored for a newer epoch meanwhile is not replaced.
+    /// copies for this call (benches/NOTES.md). The epoch is still read before computing,
+    /// which is all its tag needs, and the word after, so a word another thread stored for a
+    /// newer epoch meanwhile is not replaced.
     #[cold]
     #[inline(never)]
     fn refresh(&self, epoch: &Epoch, key: u64, compute: impl FnOnce() -> bool) -> bool {

@@ -51,10 +51,10 @@ impl<const N: usize> Table<N> {
         if byte <= Kind::Full as u8 {
             return Some(byte & 1 != 0);
         }
-        // Every other kind is laid out after the plain ones' path, which then runs straight
-        // to its count with one taken branch per loop of checks; without the hint the plain
-        // answer jumped to a count block shared with the other kinds, and the plain check's
-        // time followed where that block fell on a cache line (BENCHMARKS.md).
+        // Every other kind is laid out after the plain kinds' path, so that the plain answer
+        // runs straight on to the caller's count: one block, one taken branch per loop of
+        // checks, rather than a jump to a count block shared with the other kinds
+        // (benches/NOTES.md, "The plain kinds' path laid out straight").
         cold_path();
         if byte & RETIRED != 0 {
             return None;

@@ -136,11 +136,10 @@ impl<const N: usize> Counters<'_, N> {
 /// One more answer in `[off, on]`.
 #[inline(always)]
 fn bump([off, on_count]: &[AtomicUsize; 2], on: bool) {
-    // A branch (the compiler keeps it one; see the check bench's asm in BENCHMARKS.md), not
-    // a select: a call site's answer is predictable, so the counter's address and value are
-    // known without waiting for the answer, and a run of checks of one flag chains only
-    // through the counter itself. With a select, or `+= on as usize`, each count waited for
-    // the whole evaluation, and a loop of checks became one long dependency chain.
+    // A branch on the answer, not a select: a call site's answer is predictable, so the
+    // counter's address and value are known without waiting for the answer, and a run of
+    // checks of one flag chains only through the counter itself. A select, or `+= on as
+    // usize`, would make each count wait for the whole evaluation (benches/NOTES.md).
     let increment = |c: &AtomicUsize| {
         c.store(c.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
     };
