@@ -7,8 +7,9 @@
 //! formats or allocates.
 //!
 //! Compilation also enforces every semantic rule of the configuration and reports *all*
-//! problems at once as [`Diagnostics`], each naming its flag or experiment and the field path
-//! (`conditions.custom[1].value`), so that the std adapter can point at file, line and column.
+//! problems at once as [`Diagnostics`], each naming its flag or experiment and the field as a
+//! [`FieldPath`] (`conditions.custom[1].value`), so that the std adapter can point at file,
+//! line and column.
 
 use alloc::borrow::ToOwned;
 use alloc::boxed::Box;
@@ -24,7 +25,7 @@ use crate::compiled::{
     CompiledConditions, CompiledTargets, Constraint, ExperimentData, FlagData, KeySource, Kind,
     Operand, Plan, Slot, Table, Test, VariantData,
 };
-pub use crate::diagnostics::{Diagnostic, Diagnostics, Scope, Severity};
+pub use crate::diagnostics::{Diagnostic, Diagnostics, FieldPath, Scope, Severity};
 use crate::encoding::{name_hash, release_of, short_words};
 use crate::model::{
     BucketBy, Conditions, Config, ConstraintValue, CustomConstraint, Experiment, FeatureFlag,
@@ -119,6 +120,13 @@ fn build_plans(flags: &mut [FlagData], kinds: &[Kind]) {
     }
 }
 
+/// The field path of these keys, one under the other: `keys(&["conditions", "before"])` is
+/// `conditions.before`.
+fn keys(keys: &[&'static str]) -> FieldPath {
+    keys.iter()
+        .fold(FieldPath::new(), |path, &key| path.key(key))
+}
+
 /// What a rollout or an experiment with this `bucket_by` buckets on.
 fn key_source(b: Option<&BucketBy>) -> KeySource {
     match b {
@@ -159,7 +167,7 @@ pub fn compile<const N: usize>(
             if !config.features.contains_key(name) {
                 diags.warning(
                     &Scope::Feature(name.to_owned()),
-                    "",
+                    FieldPath::new(),
                     format!(
                         "flag `{name}` is compiled into this binary but not defined in the \
                          configuration; it evaluates to false (unknown_flag)"
@@ -172,7 +180,7 @@ pub fn compile<const N: usize>(
             if !known_set.contains(name.as_str()) {
                 diags.warning(
                     &Scope::Feature(name.clone()),
-                    "",
+                    FieldPath::new(),
                     format!(
                         "flag `{name}` is not compiled into this binary; it is reachable by name \
                          only"
@@ -184,7 +192,7 @@ pub fn compile<const N: usize>(
     if slot_names.len() > N {
         diags.error(
             &Scope::Config,
-            "features",
+            keys(&["features"]),
             format!(
                 "{} flags exceed the table's capacity of {N}",
                 slot_names.len()
@@ -343,15 +351,12 @@ fn kind_of(f: &FlagData) -> Kind {
     }
 }
 
-fn check_percentage(value: f64, diags: &mut Diagnostics, scope: &Scope, field: &str) -> u32 {
+fn check_percentage(value: f64, diags: &mut Diagnostics, scope: &Scope, field: FieldPath) -> u32 {
     match bucketing::percentage_to_ppm(value) {
         Some(ppm) => ppm,
         None => {
-            diags.error(
-                scope,
-                field,
-                format!("`{field}` must be a number from 0 to 100, found {value}"),
-            );
+            let message = format!("`{field}` must be a number from 0 to 100, found {value}");
+            diags.error(scope, field, message);
             0
         }
     }
@@ -365,11 +370,15 @@ fn compile_flag(
 ) -> FlagData {
     let scope = Scope::Feature(name.to_owned());
     if name.is_empty() {
-        diags.error(&scope, "", "a flag name must not be empty".to_owned());
+        diags.error(
+            &scope,
+            FieldPath::new(),
+            "a flag name must not be empty".to_owned(),
+        );
     }
     let ppm = flag
         .rollout_percentage
-        .map(|p| check_percentage(p, diags, &scope, "rollout_percentage"));
+        .map(|p| check_percentage(p, diags, &scope, keys(&["rollout_percentage"])));
     let salt = bucketing::salt_hash(Domain::Rollout, flag.salt.as_deref().unwrap_or(name));
     let threshold = match ppm {
         Some(p) if p < SCALE => bucketing::threshold(p),
@@ -382,12 +391,12 @@ fn compile_flag(
             Some(&s) if r != name => requires.push(s),
             Some(_) => diags.error(
                 &scope,
-                format!("requires[{i}]"),
+                keys(&["requires"]).index(i),
                 format!("flag `{name}` requires itself"),
             ),
             None => diags.error(
                 &scope,
-                format!("requires[{i}]"),
+                keys(&["requires"]).index(i),
                 format!("flag `{name}` requires unknown flag `{r}`"),
             ),
         }
@@ -431,7 +440,7 @@ fn compile_conditions(
         if before.unix_micros() <= after.unix_micros() {
             diags.error(
                 scope,
-                "conditions.before",
+                keys(&["conditions", "before"]),
                 format!("`conditions.before` ({before}) must be later than `conditions.after` ({after})"),
             );
         }
@@ -440,7 +449,7 @@ fn compile_conditions(
         if !(0.0..=1.0).contains(&p) {
             diags.error(
                 scope,
-                "conditions.sync_progress",
+                keys(&["conditions", "sync_progress"]),
                 format!("`conditions.sync_progress` must be a number from 0.0 to 1.0, found {p}"),
             );
         }
@@ -468,9 +477,9 @@ fn compile_constraint(
 ) -> Option<Constraint> {
     use Operator::*;
     let op = c.operator;
-    let field = format!("conditions.custom[{i}]");
-    let mut fail = |sub: &str, message: String| {
-        diags.error(scope, format!("{field}.{sub}"), message);
+    let field = keys(&["conditions", "custom"]).index(i);
+    let mut fail = |sub: &'static str, message: String| {
+        diags.error(scope, field.clone().key(sub), message);
         None
     };
     if c.attribute.is_empty() {
@@ -596,10 +605,10 @@ fn compile_constraint(
 }
 
 fn compile_targets(t: &Targets, scope: &Scope, diags: &mut Diagnostics) -> CompiledTargets {
-    let mut empty = |list: &str| {
+    let mut empty = |list: &'static str| {
         diags.error(
             scope,
-            format!("targets.{list}"),
+            keys(&["targets", list]),
             format!(
                 "`targets.{list}` is empty, so it would match nothing; remove it or add entries"
             ),
@@ -630,13 +639,13 @@ fn compile_targets(t: &Targets, scope: &Scope, diags: &mut Diagnostics) -> Compi
         }
         let mut set = IpSet::default();
         for (i, r) in ranges.iter().enumerate() {
-            let field = format!("targets.ip_ranges[{i}]");
+            let field = keys(&["targets", "ip_ranges"]).index(i);
             match r.parse::<ipnet::IpNet>() {
                 Ok(net) => {
                     if net.trunc() != net {
                         diags.warning(
                             scope,
-                            field,
+                            field.clone(),
                             format!(
                                 "CIDR `{r}` has host bits set; they are ignored (the range is `{}`)",
                                 net.trunc()
@@ -678,7 +687,7 @@ fn check_prerequisite_graph(config: &Config, diags: &mut Diagnostics) {
                 cycle.push(name);
                 diags.error(
                     &Scope::Feature(name.to_owned()),
-                    "requires",
+                    keys(&["requires"]),
                     format!("prerequisites form a cycle: {}", cycle.join(" -> ")),
                 );
                 return 0;
@@ -706,7 +715,7 @@ fn check_prerequisite_graph(config: &Config, diags: &mut Diagnostics) {
         if d > MAX_PREREQUISITE_DEPTH {
             diags.error(
                 &Scope::Feature(name.clone()),
-                "requires",
+                keys(&["requires"]),
                 format!(
                     "prerequisites of `{name}` nest {d} deep; at most {MAX_PREREQUISITE_DEPTH} are allowed"
                 ),
@@ -736,7 +745,7 @@ fn compile_experiments(
             for flag in overridden(b).intersection(&fa) {
                 diags.error(
                     &Scope::Experiment(bn.clone()),
-                    "variants",
+                    keys(&["variants"]),
                     format!(
                         "experiments `{an}` and `{bn}` both override flag `{flag}` and their \
                          windows overlap"
@@ -771,7 +780,7 @@ fn compile_experiment(
         if end.unix_micros() <= exp.start_time.unix_micros() {
             diags.error(
                 &scope,
-                "end_time",
+                keys(&["end_time"]),
                 format!(
                     "`end_time` ({end}) must be later than `start_time` ({})",
                     exp.start_time
@@ -782,7 +791,7 @@ fn compile_experiment(
     if exp.variants.is_empty() {
         diags.error(
             &scope,
-            "variants",
+            keys(&["variants"]),
             "an experiment needs at least one variant".to_owned(),
         );
     }
@@ -794,12 +803,12 @@ fn compile_experiment(
         if !seen.insert(v.name.as_str()) {
             diags.error(
                 &scope,
-                format!("variants[{i}].name"),
+                keys(&["variants"]).index(i).key("name"),
                 format!("duplicate variant name `{}`", v.name),
             );
         }
-        let field = format!("variants[{i}].percentage");
-        let ppm = check_percentage(v.percentage, diags, &scope, &field);
+        let field = keys(&["variants"]).index(i).key("percentage");
+        let ppm = check_percentage(v.percentage, diags, &scope, field);
         if v.percentage.is_finite() {
             total += v.percentage;
         }
@@ -810,7 +819,10 @@ fn compile_experiment(
                 Some(&s) => overrides.push((s, value)),
                 None => diags.error(
                     &scope,
-                    format!("variants[{i}].feature_overrides.{flag}"),
+                    keys(&["variants"])
+                        .index(i)
+                        .key("feature_overrides")
+                        .key(flag.clone()),
                     format!("variant `{}` overrides unknown flag `{flag}`", v.name),
                 ),
             }
@@ -825,7 +837,7 @@ fn compile_experiment(
     if total > 100.0 + 1e-9 {
         diags.error(
             &scope,
-            "variants",
+            keys(&["variants"]),
             format!("variant percentages sum to {total}, more than 100"),
         );
     }

@@ -5,7 +5,8 @@
 //! * [`model`] — the configuration model (serde derives, no std required);
 //! * [`EvaluationContext`] — who is asking (node, environment, chain state, attributes, time);
 //! * [`bucketing`] — the versioned, documented percentage-rollout contract;
-//! * [`compile`](compile()) — a configuration turned into an evaluation-ready table;
+//! * [`compile`](compile()) — a configuration turned into an evaluation-ready table, or every
+//!   problem found in it as [`diagnostics`], each naming its flag and [`FieldPath`];
 //! * [`FlagTable`], [`Reader`], [`Snapshot`] — the fixed-capacity flag table published
 //!   lock-free through epoch-based reclamation, and the handles that check flags against it.
 //!
@@ -46,7 +47,7 @@ pub mod callsite;
 pub mod compile;
 mod compiled;
 mod context;
-mod diagnostics;
+pub mod diagnostics;
 pub mod docs;
 mod encoding;
 mod eval;
@@ -62,7 +63,7 @@ pub use answer::{ConditionKind, Detail, Evaluation, Reason, TargetKind};
 pub use compile::compile;
 pub use compiled::{Clock, Compiled, CompiledTable};
 pub use context::{Attribute, EvaluationContext};
-pub use diagnostics::{Diagnostic, Diagnostics, Scope, Severity};
+pub use diagnostics::{Diagnostic, Diagnostics, FieldPath, Scope, Severity};
 pub use flag_key::{FlagIndex, FlagKey};
 pub use model::Environment;
 pub use table::{
