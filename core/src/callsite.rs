@@ -12,7 +12,7 @@
 //! *before* computing, so an answer computed from an old table is never tagged with a newer
 //! epoch.
 
-use crate::sync::{AtomicU64, Ordering};
+use crate::sync::{self, AtomicU64, Ordering};
 
 /// The epoch's "do not cache" bit. Epochs count in the bits below it, by [`STEP`]; they reach
 /// it after 2^47 invalidations (4,000 years at 1,000 reloads a second).
@@ -145,19 +145,16 @@ impl CallSite {
     /// A miss: computes the answer and caches it. The epoch and the word are loaded again
     /// here rather than handed over from the hit's test, so that nothing the test computed is
     /// needed after it: the hit then folds its xors into the loaded values instead of keeping
-    /// copies for this call (one instruction fewer on every hit; BENCHMARKS.md). The epoch is
-    /// still read before computing, which is all its tag needs, and the word after, so a word
-    /// another thread stored for a newer epoch meanwhile is not replaced.
+    /// copies for this call (benches/NOTES.md). The epoch is still read before computing,
+    /// which is all its tag needs, and the word after, so a word another thread stored for a
+    /// newer epoch meanwhile is not replaced.
     #[cold]
     #[inline(never)]
     fn refresh(&self, epoch: &Epoch, key: u64, compute: impl FnOnce() -> bool) -> bool {
-        #[cfg(vexil_loom_broken = "epoch_after_compute")]
-        let (on, e) = {
+        let (on, e) = if sync::EPOCH_AFTER_COMPUTE {
             let on = compute();
             (on, epoch.load())
-        };
-        #[cfg(not(vexil_loom_broken = "epoch_after_compute"))]
-        let (on, e) = {
+        } else {
             let e = epoch.load();
             (compute(), e)
         };

@@ -1,159 +1,19 @@
 //! Evaluation: SPEC section 4, step by step, with the reason for every answer.
 
 use core::cmp::Ordering;
-use core::fmt;
 
+use crate::answer::{ConditionKind, Detail, Evaluation, Reason, TargetKind};
 use crate::bucketing::{self, SCALE};
-use crate::compile::{
-    self, CompiledTargets, Constraint, ExperimentData, FlagData, KeySource, Kind, Operand, Slot,
+use crate::compiled::{
+    CompiledTargets, Constraint, ExperimentData, FlagData, KeySource, Kind, Operand, Plan, Slot,
     Table, Test, RETIRED,
 };
-use crate::context::{short_words, Attribute, EvaluationContext};
+use crate::context::{Attribute, EvaluationContext};
+use crate::encoding::short_words;
+use crate::flag_key::FlagIndex;
 use crate::model::Operator;
+use crate::sets::may_contain;
 use crate::sync;
-use crate::FlagIndex;
-
-/// Why a flag evaluated the way it did (SPEC section 4, in order).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Reason {
-    /// 1. The flag is not defined by the published configuration.
-    UnknownFlag,
-    /// 2. `enabled = false`: the kill switch.
-    Disabled,
-    /// 3. A prerequisite is off for this context.
-    PrerequisiteFailed,
-    /// 4. An active experiment's variant sets the flag.
-    ExperimentOverride,
-    /// 5. A condition does not hold.
-    ConditionFailed,
-    /// 6. A target list does not match.
-    TargetMismatch,
-    /// 7. Outside the rollout percentage.
-    RolloutExcluded,
-    /// 8. Inside the rollout percentage (100 % included).
-    RolloutIncluded,
-    /// 8. On, with no rollout percentage.
-    Enabled,
-}
-
-impl Reason {
-    /// The reason as the command line, audit log and metrics spell it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Reason::UnknownFlag => "unknown_flag",
-            Reason::Disabled => "disabled",
-            Reason::PrerequisiteFailed => "prerequisite_failed",
-            Reason::ExperimentOverride => "experiment_override",
-            Reason::ConditionFailed => "condition_failed",
-            Reason::TargetMismatch => "target_mismatch",
-            Reason::RolloutExcluded => "rollout_excluded",
-            Reason::RolloutIncluded => "rollout_included",
-            Reason::Enabled => "enabled",
-        }
-    }
-}
-
-impl fmt::Display for Reason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Which condition failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ConditionKind {
-    /// `now >= after` did not hold (or the context has no `now`).
-    After,
-    /// `now < before` did not hold (or the context has no `now`).
-    Before,
-    /// The chain height is below the condition's.
-    ChainHeight,
-    /// The sync progress is below the condition's.
-    SyncProgress,
-    /// The custom constraint at this index of `conditions.custom`.
-    Custom(u16),
-}
-
-impl ConditionKind {
-    /// The condition's field name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ConditionKind::After => "after",
-            ConditionKind::Before => "before",
-            ConditionKind::ChainHeight => "chain_height",
-            ConditionKind::SyncProgress => "sync_progress",
-            ConditionKind::Custom(_) => "custom",
-        }
-    }
-}
-
-/// Which target list did not match.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum TargetKind {
-    /// `targets.node_ids`.
-    NodeIds,
-    /// `targets.validator_keys`.
-    ValidatorKeys,
-    /// `targets.ip_ranges`.
-    IpRanges,
-    /// `targets.environments`.
-    Environments,
-}
-
-impl TargetKind {
-    /// Every kind, in the order the evaluation tests them (SPEC section 4, step 6).
-    pub(crate) const IN_ORDER: [TargetKind; 4] = [
-        TargetKind::NodeIds,
-        TargetKind::ValidatorKeys,
-        TargetKind::IpRanges,
-        TargetKind::Environments,
-    ];
-
-    /// The target list's field name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TargetKind::NodeIds => "node_ids",
-            TargetKind::ValidatorKeys => "validator_keys",
-            TargetKind::IpRanges => "ip_ranges",
-            TargetKind::Environments => "environments",
-        }
-    }
-}
-
-/// What decided, beyond the reason.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Detail {
-    /// Nothing more to say.
-    None,
-    /// The (direct) prerequisite that evaluated to false.
-    Prerequisite(FlagIndex),
-    /// The first condition that did not hold.
-    Condition(ConditionKind),
-    /// The first target list that did not match.
-    Target(TargetKind),
-    /// The experiment and variant whose override decided (indices; names through a
-    /// [`Snapshot`](crate::Snapshot)).
-    Variant {
-        /// The experiment's index.
-        experiment: u32,
-        /// The variant's index in the experiment.
-        variant: u32,
-    },
-}
-
-/// The full answer for one flag and one context.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Evaluation {
-    /// The answer `check` gives.
-    pub enabled: bool,
-    /// Why.
-    pub reason: Reason,
-    /// What decided, where there is more to say.
-    pub detail: Detail,
-    /// The generation of the table that answered.
-    pub generation: u64,
-}
 
 // === impl Table ===
 
@@ -191,10 +51,10 @@ impl<const N: usize> Table<N> {
         if byte <= Kind::Full as u8 {
             return Some(byte & 1 != 0);
         }
-        // Every other kind is laid out after the plain ones' path, which then runs straight
-        // to its count with one taken branch per loop of checks; without the hint the plain
-        // answer jumped to a count block shared with the other kinds, and the plain check's
-        // time followed where that block fell on a cache line (BENCHMARKS.md).
+        // Every other kind is laid out after the plain kinds' path, so that the plain answer
+        // runs straight on to the caller's count: one block, one taken branch per loop of
+        // checks, rather than a jump to a count block shared with the other kinds
+        // (benches/NOTES.md, "The plain kinds' path laid out straight").
         cold_path();
         if byte & RETIRED != 0 {
             return None;
@@ -215,7 +75,7 @@ impl<const N: usize> Table<N> {
             return false;
         };
         if kind == Kind::Rollout as u8 {
-            return rollout_includes(ctx.node_key(), s.salt, s.threshold);
+            return rollout_includes(ctx.node_key(), s.salt(), s.threshold());
         }
         if kind == Kind::NodeTargets as u8 {
             return self.node_targets_match(s, slot, ctx);
@@ -230,8 +90,7 @@ impl<const N: usize> Table<N> {
         let Some(key) = ctx.node_key() else {
             return false;
         };
-        let (offset, mask) = (s.salt as usize, s.threshold as usize);
-        compile::may_contain(&self.node_filters, offset, mask, key)
+        may_contain(&self.node_filters, s.filter_offset(), s.filter_mask(), key)
             && self.node_target_confirm(slot, ctx)
     }
 
@@ -283,7 +142,7 @@ impl<const N: usize> Table<N> {
 
     /// The tests of a plan beyond its fixed ones and its custom constraint.
     #[inline(always)]
-    fn rest_holds(&self, plan: &compile::Plan, ctx: &EvaluationContext) -> bool {
+    fn rest_holds(&self, plan: &Plan, ctx: &EvaluationContext) -> bool {
         plan.rest.is_empty() || self.holds_all(&plan.rest, ctx)
     }
 
@@ -295,7 +154,7 @@ impl<const N: usize> Table<N> {
 
     /// A plan's custom constraint that `release_holds` left undecided, then its other tests.
     #[inline(never)]
-    fn custom_then_rest(&self, plan: &compile::Plan, ctx: &EvaluationContext) -> bool {
+    fn custom_then_rest(&self, plan: &Plan, ctx: &EvaluationContext) -> bool {
         plan.custom.as_ref().is_none_or(|c| c.holds(ctx)) && self.rest_holds(plan, ctx)
     }
 
@@ -338,7 +197,7 @@ impl<const N: usize> Table<N> {
             Some((Kind::Enabled, _)) => (true, Reason::Enabled, Detail::None),
             Some((Kind::Full, _)) => (true, Reason::RolloutIncluded, Detail::None),
             Some((Kind::Rollout, s)) => {
-                if rollout_includes(ctx.node_key(), s.salt, s.threshold) {
+                if rollout_includes(ctx.node_key(), s.salt(), s.threshold()) {
                     (true, Reason::RolloutIncluded, Detail::None)
                 } else {
                     (false, Reason::RolloutExcluded, Detail::None)
@@ -363,21 +222,6 @@ impl<const N: usize> Table<N> {
             detail,
             generation: self.generation,
         }
-    }
-
-    pub(crate) fn lookup(&self, name: &str) -> Option<usize> {
-        let hash = bucketing::key_hash(name)?;
-        let mut i = self.by_name.partition_point(|&(h, _)| h < hash);
-        while let Some(&(h, slot)) = self.by_name.get(i) {
-            if h != hash {
-                break;
-            }
-            if self.flags[slot as usize].name == name {
-                return Some(slot as usize);
-            }
-            i += 1;
-        }
-        None
     }
 
     /// SPEC section 4, steps 1 to 8. Out of line, so that the slot fast paths of `check` and
@@ -456,10 +300,6 @@ impl<const N: usize> Table<N> {
     /// The context's `now`, or the publisher's clock.
     pub(crate) fn now(&self, ctx: &EvaluationContext) -> Option<i64> {
         ctx.now_micros().or_else(|| self.clock.map(|clock| clock()))
-    }
-
-    pub(crate) fn experiment_index(&self, name: &str) -> Option<usize> {
-        self.experiments.iter().position(|e| e.name == name)
     }
 }
 

@@ -5,7 +5,8 @@
 //! * [`model`] — the configuration model (serde derives, no std required);
 //! * [`EvaluationContext`] — who is asking (node, environment, chain state, attributes, time);
 //! * [`bucketing`] — the versioned, documented percentage-rollout contract;
-//! * [`compile`](compile()) — a configuration turned into an evaluation-ready table;
+//! * [`compile`](compile()) — a configuration turned into an evaluation-ready table, or every
+//!   problem found in it as [`diagnostics`], each naming its flag and [`FieldPath`];
 //! * [`FlagTable`], [`Reader`], [`Snapshot`] — the fixed-capacity flag table published
 //!   lock-free through epoch-based reclamation, and the handles that check flags against it.
 //!
@@ -40,52 +41,32 @@
 
 extern crate alloc;
 
+mod answer;
 pub mod bucketing;
 pub mod callsite;
 pub mod compile;
+mod compiled;
 mod context;
+pub mod diagnostics;
 pub mod docs;
+mod encoding;
 mod eval;
+mod flag_key;
 pub mod model;
+mod sets;
 mod sync;
 #[allow(unsafe_code)]
 mod table;
 pub mod usage;
 
-pub use compile::{
-    compile, Clock, Compiled, CompiledTable, Diagnostic, Diagnostics, Scope, Severity,
-};
+pub use answer::{ConditionKind, Detail, Evaluation, Reason, TargetKind};
+pub use compile::compile;
+pub use compiled::{Clock, Compiled, CompiledTable};
 pub use context::{Attribute, EvaluationContext};
-pub use eval::{ConditionKind, Detail, Evaluation, Reason, TargetKind};
+pub use diagnostics::{Diagnostic, Diagnostics, FieldPath, Scope, Severity};
+pub use flag_key::{FlagIndex, FlagKey};
 pub use model::Environment;
 pub use table::{
     ArcReader, CountedArcReader, FlagTable, Reader, ReaderOf, Snapshot, Uncounted, Usage,
     DEFAULT_CAPACITY,
 };
-
-/// A value that names a flag slot in a [`FlagTable`].
-///
-/// The build-time generator (`vexil::codegen`) implements it for the generated `FlagId` enum,
-/// whose discriminants are the slot indices the table interns compiled-in flags to.
-pub trait FlagKey: Copy {
-    /// The table slot of this flag.
-    fn index(self) -> usize;
-}
-
-/// The slot index of a flag in one published table (see [`Snapshot::index_of`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct FlagIndex(pub u32);
-
-impl FlagKey for FlagIndex {
-    #[inline(always)]
-    fn index(self) -> usize {
-        self.0 as usize
-    }
-}
-
-impl FlagKey for usize {
-    #[inline(always)]
-    fn index(self) -> usize {
-        self
-    }
-}

@@ -32,13 +32,15 @@ use core::ops::Deref;
 
 use crossbeam_epoch::{Collector, Guard, LocalHandle};
 
-use crate::compile::{self, Clock, Compiled, CompiledTable, Diagnostics, Table};
+use crate::answer::Evaluation;
+use crate::compile;
+use crate::compiled::{Clock, Compiled, CompiledTable, Table, RETIRED};
 use crate::context::EvaluationContext;
-use crate::eval::Evaluation;
+use crate::diagnostics::Diagnostics;
+use crate::flag_key::{FlagIndex, FlagKey};
 use crate::model::Config;
-use crate::sync::{AtomicPtr, AtomicU64, Ordering};
+use crate::sync::{self, AtomicPtr, AtomicU64, Marking, Ordering};
 use crate::usage::{FixedShard, UsageShard};
-use crate::{FlagIndex, FlagKey};
 
 /// The default capacity of a [`FlagTable`]: the most flags one configuration may define.
 pub const DEFAULT_CAPACITY: usize = 1024;
@@ -98,11 +100,8 @@ impl<const N: usize> FlagTable<N> {
                     Err(_) => unreachable!("an empty configuration within capacity compiles"),
                 }
             });
-        let idle = match compile::compile::<N>(&Config::default(), &[]) {
-            Ok(c) => c.table.inner,
-            Err(_) => unreachable!("an empty configuration compiles"),
-        };
-        idle.retire_kinds();
+        let idle = Box::new(Table::empty());
+        retire_kinds(&idle);
         FlagTable {
             current: AtomicPtr::new(Box::into_raw(initial.inner)),
             idle,
@@ -170,39 +169,28 @@ impl<const N: usize> FlagTable<N> {
             // unmarked while a later publication has already returned). If the swap fails,
             // `current` has been replaced anyway, and marking is idempotent. Readers that see
             // the mark before the swap reload `current` and answer from it, as they should.
-            #[cfg(not(any(
-                vexil_loom_broken = "unmarked_retirement",
-                vexil_loom_broken = "mark_after_swap"
-            )))]
-            replaced.retire_kinds();
+            if sync::MARKING == Marking::BeforeSwap {
+                retire_kinds(replaced);
+            }
             boxed.generation = replaced.generation + 1;
             let generation = boxed.generation;
-            #[cfg(vexil_loom)]
             boxed.probe.write(generation);
             let new = Box::into_raw(boxed);
-            #[cfg(not(vexil_loom_broken = "relaxed_publish"))]
-            let success = Ordering::AcqRel;
-            // A broken publication for the loom model: the table's contents are not released.
-            #[cfg(vexil_loom_broken = "relaxed_publish")]
-            let success = Ordering::Relaxed;
             match self
                 .current
-                .compare_exchange(current, new, success, Ordering::Acquire)
+                .compare_exchange(current, new, sync::PUBLISH, Ordering::Acquire)
             {
                 Ok(old) => {
                     self.generation.fetch_max(generation, Ordering::Release);
-                    // A broken marking for the loom model: after the swap, so that a racing
-                    // publication can return while the table this one replaced is unmarked.
-                    #[cfg(vexil_loom_broken = "mark_after_swap")]
-                    // SAFETY: `old` is `current`, loaded under `guard` (see above).
-                    unsafe { &*old }.retire_kinds();
-                    #[cfg(not(vexil_loom_broken = "free_before_unpin"))]
-                    retire(&guard, old);
-                    // A broken retirement for the loom model: the old table is freed at once,
-                    // while pinned readers may still hold it.
-                    #[cfg(vexil_loom_broken = "free_before_unpin")]
-                    // SAFETY: none: this variant exists only to be caught by the loom model.
-                    drop(unsafe { Box::from_raw(old) });
+                    if sync::MARKING == Marking::AfterSwap {
+                        // SAFETY: `old` is `current`, loaded under `guard` (see above).
+                        retire_kinds(unsafe { &*old });
+                    }
+                    if sync::FREE_AT_ONCE {
+                        free_at_once(old);
+                    } else {
+                        retire(&guard, old);
+                    }
                     guard.flush();
                     return generation;
                 }
@@ -264,52 +252,16 @@ impl<const N: usize> Drop for FlagTable<N> {
     }
 }
 
-/// Under loom, every table carries a cell that its publisher writes before publishing, its
-/// readers read, and its destructor writes: a reader that reads a table not yet properly
-/// published, or one being freed, is a data race that loom reports.
-#[cfg(vexil_loom)]
-pub(crate) struct Probe(loom::cell::UnsafeCell<u64>);
+// === retirement ===
 
-// SAFETY: only loom builds have probes, and loom checks every access to the cell for races:
-// finding them is the probe's purpose.
-#[cfg(vexil_loom)]
-unsafe impl Sync for Probe {}
-
-#[cfg(vexil_loom)]
-impl Probe {
-    pub(crate) fn new(value: u64) -> Probe {
-        Probe(loom::cell::UnsafeCell::new(value))
-    }
-
-    pub(crate) fn write(&self, value: u64) {
-        // SAFETY: loom's cell pointer, valid while the cell lives; loom checks the access.
-        self.0.with_mut(|p| unsafe { *p = value });
-    }
-
-    pub(crate) fn read(&self) -> u64 {
-        // SAFETY: as for `write`.
-        self.0.with(|p| unsafe { *p })
-    }
-}
-
-#[cfg(vexil_loom)]
-impl<const N: usize> Table<N> {
-    /// A read of the probe: loom reports it if this table is not properly published or is
-    /// being freed.
-    fn check_probe(&self) {
-        assert_eq!(
-            self.probe.read(),
-            self.generation,
-            "a table seen half-published"
-        );
-    }
-}
-
-#[cfg(vexil_loom)]
-impl<const N: usize> Drop for Table<N> {
-    fn drop(&mut self) {
-        // A write: loom reports a reader still reading this table.
-        self.probe.write(u64::MAX);
+/// Marks every kind byte of a table retired ([`RETIRED`]). Called by each publication that is
+/// about to swap the table out, before its swap (idempotent: a publication whose swap fails
+/// marks the table that replaced this one next). `Relaxed`: the swap's `Release` orders the
+/// marks before the new table, so a check that starts after the publication returned sees
+/// them.
+fn retire_kinds<const N: usize>(table: &Table<N>) {
+    for byte in &table.kinds {
+        byte.store(byte.load(Ordering::Relaxed) | RETIRED, Ordering::Relaxed);
     }
 }
 
@@ -326,6 +278,14 @@ fn retire<const N: usize>(guard: &Guard, old: *mut Table<N>) {
             drop(Box::from_raw(old.0));
         });
     }
+}
+
+/// The broken variant `free_before_unpin` of [`retire`] (see [`sync::FREE_AT_ONCE`]): frees an
+/// unlinked table at once, while pinned readers may still hold it. Only that variant's loom
+/// build calls it.
+fn free_at_once<const N: usize>(old: *mut Table<N>) {
+    // SAFETY: none: this variant exists only to be caught by the loom model.
+    drop(unsafe { Box::from_raw(old) });
 }
 
 struct SendPtr<T>(*mut T);
@@ -476,8 +436,7 @@ impl<T: Deref<Target = FlagTable<N>>, const N: usize, U: Usage<N>> ReaderOf<T, N
         // table. A table loaded under a pin is freed only after that pin moves on twice, which
         // cannot happen while `&self` is borrowed: re-pinning needs another call.
         let table = unsafe { &*p };
-        #[cfg(vexil_loom)]
-        table.check_probe();
+        table.probe.check(table.generation);
         table
     }
 
@@ -610,8 +569,7 @@ impl<'a, const N: usize> Snapshot<'a, N> {
         // as `self`, so the collector cannot free the table before `self` is dropped; the
         // `FlagTable` (which frees its current table on drop) outlives `'a`.
         let table = unsafe { &*self.table };
-        #[cfg(vexil_loom)]
-        table.check_probe();
+        table.probe.check(table.generation);
         table
     }
 

@@ -6,7 +6,7 @@
 //! counters and folds their growth into a metrics facade. Counters are `usize` and wrap; fold
 //! by [`UsageShard::fold`] often enough that no counter wraps twice between folds.
 
-use crate::sync::{AtomicUsize, Ordering};
+use crate::sync::{self, AtomicUsize, Ordering};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
@@ -62,14 +62,11 @@ impl UsageShard {
             .collect()
     }
 
-    /// Calls `f(slot, on, off)` with the growth of each slot's counts since `last` (the
-    /// previous fold's reading, updated in place). Counters that wrapped are handled.
-    pub fn fold(&self, last: &mut Vec<(usize, usize)>, mut f: impl FnMut(usize, usize, usize)) {
-        // A broken fold for the loom model: reading and resetting loses the owner's counts
-        // that land between its load and its store.
-        #[cfg(vexil_loom_broken = "fold_resets")]
-        let now: Vec<(usize, usize)> = self
-            .counts
+    /// The counts now, `(on, off)` per slot, each counter reset to 0: the broken variant
+    /// `fold_resets` of [`fold`](UsageShard::fold) (see `sync::FOLD_RESETS`), which loses the
+    /// counts the owner stores between a counter's load and its reset.
+    fn take(&self) -> Vec<(usize, usize)> {
+        self.counts
             .iter()
             .map(|[off, on]| {
                 (
@@ -77,11 +74,18 @@ impl UsageShard {
                     off.swap(0, Ordering::Relaxed),
                 )
             })
-            .collect();
-        #[cfg(vexil_loom_broken = "fold_resets")]
-        last.clear();
-        #[cfg(not(vexil_loom_broken = "fold_resets"))]
-        let now = self.read();
+            .collect()
+    }
+
+    /// Calls `f(slot, on, off)` with the growth of each slot's counts since `last` (the
+    /// previous fold's reading, updated in place). Counters that wrapped are handled.
+    pub fn fold(&self, last: &mut Vec<(usize, usize)>, mut f: impl FnMut(usize, usize, usize)) {
+        let now = if sync::FOLD_RESETS {
+            last.clear();
+            self.take()
+        } else {
+            self.read()
+        };
         last.resize(now.len(), (0, 0));
         for (slot, (n, l)) in now.iter().zip(last.iter_mut()).enumerate() {
             let on = n.0.wrapping_sub(l.0);
@@ -132,11 +136,10 @@ impl<const N: usize> Counters<'_, N> {
 /// One more answer in `[off, on]`.
 #[inline(always)]
 fn bump([off, on_count]: &[AtomicUsize; 2], on: bool) {
-    // A branch (the compiler keeps it one; see the check bench's asm in BENCHMARKS.md), not
-    // a select: a call site's answer is predictable, so the counter's address and value are
-    // known without waiting for the answer, and a run of checks of one flag chains only
-    // through the counter itself. With a select, or `+= on as usize`, each count waited for
-    // the whole evaluation, and a loop of checks became one long dependency chain.
+    // A branch on the answer, not a select: a call site's answer is predictable, so the
+    // counter's address and value are known without waiting for the answer, and a run of
+    // checks of one flag chains only through the counter itself. A select, or `+= on as
+    // usize`, would make each count wait for the whole evaluation (benches/NOTES.md).
     let increment = |c: &AtomicUsize| {
         c.store(c.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
     };

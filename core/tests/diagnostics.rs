@@ -169,7 +169,8 @@ fn capacity_is_enforced() {
     let table: FlagTable<4> = FlagTable::new(&[]);
     let err = table.compile(&config).unwrap_err();
     let d = err.errors().next().unwrap();
-    assert_eq!((&d.scope, d.field.as_str()), (&Scope::Config, "features"));
+    assert_eq!(d.scope, Scope::Config);
+    assert_eq!(d.field, "features");
     assert!(
         d.message
             .contains("5 flags exceed the table's capacity of 4"),

@@ -24,8 +24,9 @@ use serde::Deserialize;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 use toml::Spanned;
 use vexil_core::compile::{Compiled, CompiledTable};
+use vexil_core::diagnostics::Step;
 use vexil_core::model::{Config, Experiment, FeatureFlag};
-use vexil_core::{Diagnostic, Scope, Severity};
+use vexil_core::{Diagnostic, FieldPath, Scope, Severity};
 
 use vexil_build::check_names;
 
@@ -226,7 +227,7 @@ pub(crate) fn validate_digested<const N: usize>(
         let Some(span) = e.span() else {
             // No position: reported as a problem of the whole file.
             let message = e.message().trim_end().to_owned();
-            v.push(0, 0, Severity::Error, None, None, message);
+            v.push(0, 0, Severity::Error, None, &FieldPath::new(), message);
             continue;
         };
         // The parser says only "duplicate key": name the flag or experiment, the key, and
@@ -237,13 +238,13 @@ pub(crate) fn validate_digested<const N: usize>(
         match duplicate {
             Some(d) => {
                 let (scope, field) = scope_and_field(&d.path);
-                v.at(span, Severity::Error, scope.as_ref(), field, d.message);
+                v.at(span, Severity::Error, scope.as_ref(), &field, d.message);
             }
             None => v.at(
                 span,
                 Severity::Error,
                 None,
-                None,
+                &FieldPath::new(),
                 e.message().trim_end().to_owned(),
             ),
         }
@@ -321,7 +322,7 @@ struct Validator<'a> {
     /// Parts of flags and experiments that deserialization left out after reporting them
     /// (see [`Validator::deserialize_item`]): the compiler's diagnostics inside them are
     /// consequences of leaving them out, not problems of the file.
-    left_out: Vec<(Scope, String)>,
+    left_out: Vec<(Scope, FieldPath)>,
 }
 
 impl Validator<'_> {
@@ -341,21 +342,22 @@ impl Validator<'_> {
         span: Range<usize>,
         severity: Severity,
         scope: Option<&Scope>,
-        field: Option<String>,
+        field: &FieldPath,
         message: String,
     ) {
         let (line, column) = line_column(self.text, span.start);
         self.push(line, column, severity, scope, field, message);
     }
 
-    /// A problem at a line and column (0 and 0: no position).
+    /// A problem at a line and column (0 and 0: no position), in a field unless `field`
+    /// writes nothing.
     fn push(
         &mut self,
         line: usize,
         column: usize,
         severity: Severity,
         scope: Option<&Scope>,
-        field: Option<String>,
+        field: &FieldPath,
         message: String,
     ) {
         let (flag, experiment) = match scope {
@@ -370,7 +372,7 @@ impl Validator<'_> {
             severity,
             flag,
             experiment,
-            field: field.filter(|f| !f.is_empty()),
+            field: Some(field.to_string()).filter(|f| !f.is_empty()),
             message,
         });
     }
@@ -408,7 +410,7 @@ impl Validator<'_> {
         if depth > max {
             let field = field_at(item, value.span().start);
             let message = format!("tables and arrays nest more than {max} deep");
-            self.at(value.span(), Severity::Error, scope, field, message);
+            self.at(value.span(), Severity::Error, scope, &field, message);
             return;
         }
         for child in children {
@@ -438,7 +440,8 @@ impl Validator<'_> {
                 } else {
                     Scope::Experiment(name.to_owned())
                 };
-                self.at(key.span(), Severity::Error, Some(&scope), None, p.message);
+                let whole = FieldPath::new();
+                self.at(key.span(), Severity::Error, Some(&scope), &whole, p.message);
             }
             if kind == "experiment" {
                 for (key, item) in items {
@@ -466,12 +469,12 @@ impl Validator<'_> {
         let scope = Scope::Experiment(experiment.to_owned());
         for p in check_names("variant", &plain) {
             let (i, value, _) = names[p.index];
-            let field = format!("variants[{i}].name");
+            let field = FieldPath::new().key("variants").index(i).key("name");
             self.at(
                 value.span(),
                 Severity::Error,
                 Some(&scope),
-                Some(field),
+                &field,
                 p.message,
             );
         }
@@ -490,7 +493,7 @@ impl Validator<'_> {
                         key.span(),
                         Severity::Error,
                         None,
-                        None,
+                        &FieldPath::new(),
                         format!("unknown top-level key `{other}` (expected `features` or `experiments`)"),
                     );
                     continue;
@@ -502,7 +505,7 @@ impl Validator<'_> {
                     value.span(),
                     Severity::Error,
                     None,
-                    None,
+                    &FieldPath::new(),
                     format!("`{}` must be a table", key.get_ref()),
                 );
                 continue;
@@ -551,7 +554,7 @@ impl Validator<'_> {
         // be deserialized (a reload of a large file clones every item).
         let original = item;
         let mut repaired: Option<Spanned<DeValue<'_>>> = None;
-        let mut removed: Vec<String> = Vec::new();
+        let mut removed: Vec<FieldPath> = Vec::new();
         for _ in 0..MAX_REPAIRS {
             let current = repaired.as_ref().unwrap_or(original);
             let e = match T::deserialize(ValueDeserializer::from(current.clone())) {
@@ -560,12 +563,12 @@ impl Validator<'_> {
             };
             let item = repaired.get_or_insert_with(|| original.clone());
             let span = e.span().unwrap_or_else(|| item.span());
-            let path = field_at(item, span.start).unwrap_or_default();
+            let path = field_at(item, span.start);
             let message = e.message().trim_end().to_owned();
             if let Some(missing) = missing_field(&message).map(str::to_owned) {
-                let field = join_field(&path, &missing);
+                let field = path.clone().key(missing.clone());
                 if !removed.contains(&field) {
-                    self.at(span, Severity::Error, Some(scope), Some(field), message);
+                    self.at(span, Severity::Error, Some(scope), &field, message);
                 }
                 if path.is_empty() {
                     if matches!(scope, Scope::Feature(_)) && missing == "enabled" {
@@ -575,30 +578,24 @@ impl Validator<'_> {
                     return None;
                 }
                 // Inside a list element: the list goes.
-                let list = without_indices(&path);
+                let list = without_indices(path.steps());
                 if list.is_empty() || !remove_key(item, list) {
                     return None;
                 }
-                self.left_out.push((scope.clone(), list.to_owned()));
-                removed.push(list.to_owned());
+                self.left_out.push((scope.clone(), list.into()));
+                removed.push(list.into());
                 continue;
             }
-            self.at(
-                span,
-                Severity::Error,
-                Some(scope),
-                (!path.is_empty()).then(|| path.clone()),
-                message,
-            );
-            let key = without_indices(&path);
-            let windows =
-                matches!(scope, Scope::Experiment(_)) && matches!(key, "start_time" | "end_time");
+            self.at(span, Severity::Error, Some(scope), &path, message);
+            let key = without_indices(path.steps());
+            let windows = matches!(scope, Scope::Experiment(_))
+                && matches!(key, [Step::Key(k)] if k == "start_time" || k == "end_time");
             if key.is_empty() || windows || !remove_key(item, key) {
                 return None;
             }
             self.left_out
-                .push((scope.clone(), list_element(key).to_owned()));
-            removed.push(key.to_owned());
+                .push((scope.clone(), list_element(key).into()));
+            removed.push(key.into());
         }
         None
     }
@@ -606,20 +603,13 @@ impl Validator<'_> {
     /// A compiler diagnostic, at the key it is about; one about something the file does not
     /// have (a compiled-in flag it does not define) has no position.
     fn diagnostic(&mut self, root: &Spanned<DeTable<'_>>, d: &Diagnostic) {
-        let inside = |part: &str| {
-            d.field == part
-                || d.field
-                    .strip_prefix(part)
-                    .is_some_and(|rest| rest.starts_with(['.', '[']))
-        };
         if self
             .left_out
             .iter()
-            .any(|(scope, part)| *scope == d.scope && inside(part))
+            .any(|(scope, part)| *scope == d.scope && d.field.starts_with(part.steps()))
         {
             return;
         }
-        let field = (!d.field.is_empty()).then(|| d.field.clone());
         let (line, column) = match span_of(root, d) {
             Some(span) => line_column(self.text, span.start),
             None => (0, 0),
@@ -629,7 +619,7 @@ impl Validator<'_> {
             column,
             d.severity,
             Some(&d.scope),
-            field,
+            &d.field,
             d.message.clone(),
         );
     }
@@ -637,8 +627,8 @@ impl Validator<'_> {
 
 /// A duplicate key or table, described: its full key path and the message.
 struct Duplicate {
-    /// `["features", "x", "targets", "node_ids"]`; array elements as `[i]`.
-    path: Vec<String>,
+    /// `features`, `x`, `targets`, `node_ids`.
+    path: Vec<Step>,
     message: String,
 }
 
@@ -647,14 +637,14 @@ struct Duplicate {
 /// covers its body).
 struct Container {
     span: Range<usize>,
-    path: Vec<String>,
+    path: Vec<Step>,
     header: bool,
 }
 
 /// Every [`Container`] in a table, recursively.
-fn containers(table: &DeTable<'_>, text: &str, path: &mut Vec<String>, out: &mut Vec<Container>) {
+fn containers(table: &DeTable<'_>, text: &str, path: &mut Vec<Step>, out: &mut Vec<Container>) {
     for (k, v) in table {
-        path.push(k.get_ref().to_string());
+        path.push(key_step(k.get_ref()));
         value_containers(v, text, path, out);
         path.pop();
     }
@@ -663,7 +653,7 @@ fn containers(table: &DeTable<'_>, text: &str, path: &mut Vec<String>, out: &mut
 fn value_containers(
     value: &Spanned<DeValue<'_>>,
     text: &str,
-    path: &mut Vec<String>,
+    path: &mut Vec<Step>,
     out: &mut Vec<Container>,
 ) {
     let first = text
@@ -697,7 +687,7 @@ fn value_containers(
                 });
             }
             for (i, e) in a.iter().enumerate() {
-                path.push(format!("[{i}]"));
+                path.push(Step::Index(i));
                 value_containers(e, text, path, out);
                 path.pop();
             }
@@ -821,32 +811,39 @@ fn dotted_prefix(text: &str, at: usize) -> Vec<String> {
     prefix
 }
 
-/// The child of a table (`key`) or array (`[i]`) at one step of a key path.
-fn child<'a, 'i>(value: &'a DeValue<'i>, step: &str) -> Option<&'a Spanned<DeValue<'i>>> {
-    match (
-        value,
-        step.strip_prefix('[').and_then(|s| s.strip_suffix(']')),
-    ) {
-        (DeValue::Array(a), Some(i)) => a.get(i.parse::<usize>().ok()?),
-        (DeValue::Table(t), None) => t.get(step),
+/// A key of the document as a step of a field path.
+fn key_step(key: &str) -> Step {
+    Step::Key(key.to_owned().into())
+}
+
+/// The child of a table (a key) or array (an index) at one step of a key path.
+fn child<'a, 'i>(value: &'a DeValue<'i>, step: &Step) -> Option<&'a Spanned<DeValue<'i>>> {
+    match (value, step) {
+        (DeValue::Array(a), Step::Index(i)) => a.get(*i),
+        (DeValue::Table(t), Step::Key(k)) => t.get(k.as_ref()),
         _ => None,
     }
 }
 
 /// The span of the key that first defined `path` in the recovered document.
-fn first_key_span(root: &DeTable<'_>, path: &[String]) -> Option<Range<usize>> {
-    let (last, parents) = path.split_last()?;
+fn first_key_span(root: &DeTable<'_>, path: &[Step]) -> Option<Range<usize>> {
+    let (Step::Key(last), parents) = path.split_last()? else {
+        return None;
+    };
     let table = match parents.split_first() {
         None => root,
         Some((first, rest)) => {
-            let mut value = root.get(first.as_str())?;
+            let Step::Key(first) = first else {
+                return None;
+            };
+            let mut value = root.get(first.as_ref())?;
             for step in rest {
                 value = child(value.get_ref(), step)?;
             }
             value.get_ref().as_table()?
         }
     };
-    table.get_key_value(last.as_str()).map(|(k, _)| k.span())
+    table.get_key_value(last.as_ref()).map(|(k, _)| k.span())
 }
 
 /// Describes the duplicate key the parser reported at `span`: the table header defined a
@@ -867,7 +864,7 @@ fn duplicate(root: &Spanned<DeTable<'_>>, text: &str, span: Range<usize>) -> Opt
             let upto = keys.iter().position(|(_, r)| r.contains(&span.start))?;
             let written: Vec<&str> = keys[..=upto].iter().map(|(k, _)| *k).collect();
             return Some(Duplicate {
-                path: written.iter().map(|k| unquote(k)).collect(),
+                path: written.iter().map(|k| key_step(&unquote(k))).collect(),
                 message: format!(
                     "the table `[{}]` is defined again (a table is defined once)",
                     written.join(".")
@@ -886,8 +883,8 @@ fn duplicate(root: &Spanned<DeTable<'_>>, text: &str, span: Range<usize>) -> Opt
             .unwrap_or_default(),
     };
     let mut path = base;
-    path.extend(dotted_prefix(text, span.start));
-    path.push(key.clone());
+    path.extend(dotted_prefix(text, span.start).iter().map(|k| key_step(k)));
+    path.push(key_step(&key));
     let first = first_key_span(root.get_ref(), &path)
         .filter(|first| first.start < span.start)
         .map(|first| format!(" (first at line {})", line_column(text, first.start).0))
@@ -900,25 +897,15 @@ fn duplicate(root: &Spanned<DeTable<'_>>, text: &str, span: Range<usize>) -> Opt
 
 /// The flag or experiment a key path is in, and the field inside it (`targets.node_ids`,
 /// `variants[0].name`); for a path outside both, the whole path as the field.
-fn scope_and_field(path: &[String]) -> (Option<Scope>, Option<String>) {
-    let join = |steps: &[String]| {
-        let joined = steps.iter().fold(String::new(), |mut acc, step| {
-            if !acc.is_empty() && !step.starts_with('[') {
-                acc.push('.');
-            }
-            acc.push_str(step);
-            acc
-        });
-        (!joined.is_empty()).then_some(joined)
-    };
+fn scope_and_field(path: &[Step]) -> (Option<Scope>, FieldPath) {
     match path {
-        [section, name, rest @ ..] if section == "features" => {
-            (Some(Scope::Feature(name.clone())), join(rest))
+        [Step::Key(section), Step::Key(name), rest @ ..] if section == "features" => {
+            (Some(Scope::Feature(name.to_string())), rest.into())
         }
-        [section, name, rest @ ..] if section == "experiments" => {
-            (Some(Scope::Experiment(name.clone())), join(rest))
+        [Step::Key(section), Step::Key(name), rest @ ..] if section == "experiments" => {
+            (Some(Scope::Experiment(name.to_string())), rest.into())
         }
-        _ => (None, join(path)),
+        _ => (None, path.into()),
     }
 }
 
@@ -934,30 +921,21 @@ fn missing_field(message: &str) -> Option<&str> {
         .map(|(field, _)| field)
 }
 
-/// `conditions.custom[0]` + `operator` -> `conditions.custom[0].operator`.
-fn join_field(parent: &str, key: &str) -> String {
-    if parent.is_empty() {
-        key.to_owned()
-    } else {
-        format!("{parent}.{key}")
-    }
-}
-
 /// A field path without its trailing list indices: the key holding the value.
 /// `targets.environments[0]` -> `targets.environments`.
-fn without_indices(path: &str) -> &str {
-    let mut path = path;
-    while let Some(open) = path.strip_suffix(']').and_then(|p| p.rfind('[')) {
-        path = &path[..open];
-    }
-    path
+fn without_indices(path: &[Step]) -> &[Step] {
+    let keep = path
+        .iter()
+        .rposition(|step| matches!(step, Step::Key(_)))
+        .map_or(0, |last_key| last_key + 1);
+    &path[..keep]
 }
 
 /// The list element holding a field, or the field itself when it is in none:
 /// `conditions.custom[0].value` -> `conditions.custom[0]`, `rollout_percentage` -> itself.
-fn list_element(path: &str) -> &str {
-    match path.rfind(']') {
-        Some(close) => &path[..=close],
+fn list_element(path: &[Step]) -> &[Step] {
+    match path.iter().rposition(|step| matches!(step, Step::Index(_))) {
+        Some(last_index) => &path[..=last_index],
         None => path,
     }
 }
@@ -965,12 +943,12 @@ fn list_element(path: &str) -> &str {
 /// The table at a field path, for changing it.
 fn table_at<'a, 'i>(
     item: &'a mut Spanned<DeValue<'i>>,
-    steps: &[Step<'_>],
+    steps: &[Step],
 ) -> Option<&'a mut DeTable<'i>> {
     let mut value = item.get_mut();
     for step in steps {
         value = match (value, step) {
-            (DeValue::Table(t), Step::Key(k)) => t.get_mut(*k)?.get_mut(),
+            (DeValue::Table(t), Step::Key(k)) => t.get_mut(k.as_ref())?.get_mut(),
             (DeValue::Array(a), Step::Index(i)) => a.get_mut(*i)?.get_mut(),
             _ => return None,
         };
@@ -982,12 +960,11 @@ fn table_at<'a, 'i>(
 }
 
 /// Removes the key at a field path (`conditions.after`); whether there was one.
-fn remove_key(item: &mut Spanned<DeValue<'_>>, field: &str) -> bool {
-    let steps = steps(field);
-    let Some((Step::Key(last), parents)) = steps.split_last() else {
+fn remove_key(item: &mut Spanned<DeValue<'_>>, field: &[Step]) -> bool {
+    let Some((Step::Key(last), parents)) = field.split_last() else {
         return false;
     };
-    table_at(item, parents).is_some_and(|t| t.remove(*last).is_some())
+    table_at(item, parents).is_some_and(|t| t.remove(last.as_ref()).is_some())
 }
 
 /// Adds a top-level key to an item, spanning the item (it is not in the file).
@@ -999,33 +976,6 @@ fn insert_key<'i>(item: &mut Spanned<DeValue<'i>>, key: &'static str, value: DeV
             Spanned::new(span, value),
         );
     }
-}
-
-/// One step of a field path.
-enum Step<'p> {
-    Key(&'p str),
-    Index(usize),
-}
-
-/// `conditions.custom[1].value` -> `conditions`, `custom`, `[1]`, `value`.
-fn steps(field: &str) -> Vec<Step<'_>> {
-    let mut out = Vec::new();
-    for part in field.split('.').filter(|p| !p.is_empty()) {
-        let (key, mut rest) = match part.find('[') {
-            Some(i) => (&part[..i], &part[i..]),
-            None => (part, ""),
-        };
-        if !key.is_empty() {
-            out.push(Step::Key(key));
-        }
-        while let Some(close) = rest.find(']') {
-            if let Ok(i) = rest[1..close].parse() {
-                out.push(Step::Index(i));
-            }
-            rest = &rest[close + 1..];
-        }
-    }
-    out
 }
 
 /// The span of the deepest existing key on a diagnostic's path: the key itself for a whole
@@ -1049,13 +999,8 @@ fn span_of(root: &Spanned<DeTable<'_>>, d: &Diagnostic) -> Option<Range<usize>> 
     };
     let (key, mut value) = items.get_key_value(name)?;
     let mut best = key.span();
-    for step in steps(&d.field) {
-        let next = match (value.get_ref(), step) {
-            (DeValue::Table(t), Step::Key(k)) => t.get(k),
-            (DeValue::Array(a), Step::Index(i)) => a.get(i),
-            _ => None,
-        };
-        match next {
+    for step in d.field.steps() {
+        match child(value.get_ref(), step) {
             Some(n) => {
                 value = n;
                 best = n.span();
@@ -1066,16 +1011,17 @@ fn span_of(root: &Spanned<DeTable<'_>>, d: &Diagnostic) -> Option<Range<usize>> 
     Some(best)
 }
 
-/// The field path (`targets.ip_ranges[1]`) of the deepest key or value at `offset`.
+/// The field path (`targets.ip_ranges[1]`) of the deepest key or value at `offset`; empty
+/// when the value itself is the deepest.
 ///
 /// Tables are searched whatever their own span: a `[features.a.conditions]` header table's
 /// span covers its header, not its body.
-fn field_at(value: &Spanned<DeValue<'_>>, offset: usize) -> Option<String> {
-    fn walk(value: &Spanned<DeValue<'_>>, offset: usize, path: &mut Vec<String>) -> bool {
+fn field_at(value: &Spanned<DeValue<'_>>, offset: usize) -> FieldPath {
+    fn walk(value: &Spanned<DeValue<'_>>, offset: usize, path: &mut Vec<Step>) -> bool {
         match value.get_ref() {
             DeValue::Table(t) => {
                 for (k, v) in t {
-                    path.push(k.get_ref().to_string());
+                    path.push(key_step(k.get_ref()));
                     if k.span().contains(&offset) || walk(v, offset, path) {
                         return true;
                     }
@@ -1084,7 +1030,7 @@ fn field_at(value: &Spanned<DeValue<'_>>, offset: usize) -> Option<String> {
             }
             DeValue::Array(a) => {
                 for (i, v) in a.iter().enumerate() {
-                    path.push(format!("[{i}]"));
+                    path.push(Step::Index(i));
                     if walk(v, offset, path) {
                         return true;
                     }
@@ -1097,14 +1043,7 @@ fn field_at(value: &Spanned<DeValue<'_>>, offset: usize) -> Option<String> {
     }
     let mut path = Vec::new();
     walk(value, offset, &mut path);
-    let joined = path.iter().fold(String::new(), |mut acc, step| {
-        if !acc.is_empty() && !step.starts_with('[') {
-            acc.push('.');
-        }
-        acc.push_str(step);
-        acc
-    });
-    (!joined.is_empty()).then_some(joined)
+    path.into()
 }
 
 /// Reads and validates a file for a table of the default capacity with no compiled-in flags,

@@ -1,0 +1,147 @@
+//! The answers: what evaluation says about a flag for a context, and why.
+
+use core::fmt;
+
+use crate::flag_key::FlagIndex;
+
+/// Why a flag evaluated the way it did (SPEC section 4, in order).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Reason {
+    /// 1. The flag is not defined by the published configuration.
+    UnknownFlag,
+    /// 2. `enabled = false`: the kill switch.
+    Disabled,
+    /// 3. A prerequisite is off for this context.
+    PrerequisiteFailed,
+    /// 4. An active experiment's variant sets the flag.
+    ExperimentOverride,
+    /// 5. A condition does not hold.
+    ConditionFailed,
+    /// 6. A target list does not match.
+    TargetMismatch,
+    /// 7. Outside the rollout percentage.
+    RolloutExcluded,
+    /// 8. Inside the rollout percentage (100 % included).
+    RolloutIncluded,
+    /// 8. On, with no rollout percentage.
+    Enabled,
+}
+
+impl Reason {
+    /// The reason as the command line, audit log and metrics spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::UnknownFlag => "unknown_flag",
+            Reason::Disabled => "disabled",
+            Reason::PrerequisiteFailed => "prerequisite_failed",
+            Reason::ExperimentOverride => "experiment_override",
+            Reason::ConditionFailed => "condition_failed",
+            Reason::TargetMismatch => "target_mismatch",
+            Reason::RolloutExcluded => "rollout_excluded",
+            Reason::RolloutIncluded => "rollout_included",
+            Reason::Enabled => "enabled",
+        }
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which condition failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ConditionKind {
+    /// `now >= after` did not hold (or the context has no `now`).
+    After,
+    /// `now < before` did not hold (or the context has no `now`).
+    Before,
+    /// The chain height is below the condition's.
+    ChainHeight,
+    /// The sync progress is below the condition's.
+    SyncProgress,
+    /// The custom constraint at this index of `conditions.custom`.
+    Custom(u16),
+}
+
+impl ConditionKind {
+    /// The condition's field name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConditionKind::After => "after",
+            ConditionKind::Before => "before",
+            ConditionKind::ChainHeight => "chain_height",
+            ConditionKind::SyncProgress => "sync_progress",
+            ConditionKind::Custom(_) => "custom",
+        }
+    }
+}
+
+/// Which target list did not match.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TargetKind {
+    /// `targets.node_ids`.
+    NodeIds,
+    /// `targets.validator_keys`.
+    ValidatorKeys,
+    /// `targets.ip_ranges`.
+    IpRanges,
+    /// `targets.environments`.
+    Environments,
+}
+
+impl TargetKind {
+    /// Every kind, in the order the evaluation tests them (SPEC section 4, step 6).
+    pub(crate) const IN_ORDER: [TargetKind; 4] = [
+        TargetKind::NodeIds,
+        TargetKind::ValidatorKeys,
+        TargetKind::IpRanges,
+        TargetKind::Environments,
+    ];
+
+    /// The target list's field name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetKind::NodeIds => "node_ids",
+            TargetKind::ValidatorKeys => "validator_keys",
+            TargetKind::IpRanges => "ip_ranges",
+            TargetKind::Environments => "environments",
+        }
+    }
+}
+
+/// What decided, beyond the reason.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Detail {
+    /// Nothing more to say.
+    None,
+    /// The (direct) prerequisite that evaluated to false.
+    Prerequisite(FlagIndex),
+    /// The first condition that did not hold.
+    Condition(ConditionKind),
+    /// The first target list that did not match.
+    Target(TargetKind),
+    /// The experiment and variant whose override decided (indices; names through a
+    /// [`Snapshot`](crate::Snapshot)).
+    Variant {
+        /// The experiment's index.
+        experiment: u32,
+        /// The variant's index in the experiment.
+        variant: u32,
+    },
+}
+
+/// The full answer for one flag and one context.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Evaluation {
+    /// The answer `check` gives.
+    pub enabled: bool,
+    /// Why.
+    pub reason: Reason,
+    /// What decided, where there is more to say.
+    pub detail: Detail,
+    /// The generation of the table that answered.
+    pub generation: u64,
+}
