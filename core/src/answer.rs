@@ -4,7 +4,7 @@ use core::fmt;
 
 use crate::flag_key::FlagIndex;
 
-/// Why a flag evaluated the way it did (SPEC section 4, in order).
+/// Why a flag evaluated the way it did (`docs/evaluation.md`, in order).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Reason {
@@ -93,7 +93,7 @@ pub enum TargetKind {
 }
 
 impl TargetKind {
-    /// Every kind, in the order the evaluation tests them (SPEC section 4, step 6).
+    /// Every kind, in the order the evaluation tests them (step 6 of the evaluation order).
     pub(crate) const IN_ORDER: [TargetKind; 4] = [
         TargetKind::NodeIds,
         TargetKind::ValidatorKeys,

@@ -441,7 +441,7 @@ impl Plan {
 }
 
 /// One test of a check plan. Without experiment overrides, a flag is on exactly when its
-/// prerequisites, conditions, targets and rollout all hold (SPEC section 4, steps 3 and 5 to 8),
+/// prerequisites, conditions, targets and rollout all hold (steps 3 and 5 to 8 of the order),
 /// so `check` needs neither the order of the steps nor the reason: a plan is that conjunction,
 /// cheapest tests first, with the plans of its prerequisites spliced in (a prerequisite chain
 /// is one pass, not one evaluation per link). Tests that read a flag's cold data name its slot.

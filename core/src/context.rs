@@ -10,7 +10,7 @@ use crate::bucketing;
 use crate::encoding::{name_hash, release_of, same_bytes};
 use crate::model::Environment;
 
-/// Everything a flag can be evaluated against (SPEC section 4).
+/// Everything a flag can be evaluated against (`docs/evaluation.md`, "The context").
 ///
 /// Every field is optional: `node_id` defaults to empty, `environment` to none, `chain_height`
 /// to 0, `sync_progress` to 0.0, the rest to absent. The bucket-key hashes of `node_id`,

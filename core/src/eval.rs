@@ -1,4 +1,5 @@
-//! Evaluation: SPEC section 4, step by step, with the reason for every answer.
+//! Evaluation, step by step in the documented order (`docs/evaluation.md`), with the reason for
+//! every answer.
 
 use core::cmp::Ordering;
 
@@ -224,8 +225,8 @@ impl<const N: usize> Table<N> {
         }
     }
 
-    /// SPEC section 4, steps 1 to 8. Out of line, so that the slot fast paths of `check` and
-    /// `explain` do not pay for its frame.
+    /// The documented order, steps 1 to 8. Out of line, so that the slot fast paths of `check`
+    /// and `explain` do not pay for its frame.
     #[inline(never)]
     fn decide(&self, slot: usize, ctx: &EvaluationContext) -> (bool, Reason, Detail) {
         // 1. unknown

@@ -1,4 +1,4 @@
-//! The configuration model: what a `features.toml` holds (SPEC section 3).
+//! The configuration model: what a `features.toml` holds (`docs/configuration.md`).
 //!
 //! Every struct denies unknown fields, so a typo such as `enabeld` is an error, not a silently
 //! ignored key. The types deserialize from any serde format; with `toml` they accept TOML's

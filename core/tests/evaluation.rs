@@ -1,4 +1,4 @@
-//! SPEC section 4, step by step: every reason, in order, with the detail that decided.
+//! The evaluation order, step by step: every reason, in order, with the detail that decided.
 
 mod common;
 
