@@ -273,6 +273,11 @@ pub fn flag_ids_source(config_text: &str, crate_path: &str) -> Result<String, Co
     let _ = writeln!(w, "impl {crate_path}::FlagKey for FlagId {{");
     let _ = writeln!(w, "    #[inline(always)]");
     let _ = writeln!(w, "    fn index(self) -> usize {{ self as usize }}");
+    let _ = writeln!(w, "    #[inline(always)]");
+    let _ = writeln!(
+        w,
+        "    fn flag_name(self) -> ::core::option::Option<&'static str> {{ ::core::option::Option::Some(Self::NAMES[self as usize]) }}"
+    );
     let _ = writeln!(w, "}}");
     let _ = writeln!(w, "impl ::core::fmt::Display for FlagId {{");
     let _ = writeln!(w, "    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {{ f.write_str(self.name()) }}");

@@ -14,6 +14,7 @@ use core::fmt;
 use crate::answer::TargetKind;
 use crate::bucketing;
 use crate::diagnostics::Diagnostic;
+use crate::flag_key::FlagKey;
 use crate::model::Operator;
 use crate::sets::{IpSet, KeySet};
 use crate::sync::{AtomicU8, Probe};
@@ -147,6 +148,25 @@ impl<const N: usize> Table<N> {
             i += 1;
         }
         None
+    }
+
+    /// In a debug build, panics when a key that knows its flag's name is used on a table whose
+    /// slot holds another flag (the table was built without the generated names). Nothing in a
+    /// release build. A table without flags (nothing loaded yet) is not checked.
+    #[inline(always)]
+    pub(crate) fn expect_key<K: FlagKey>(&self, flag: K) {
+        if cfg!(debug_assertions) && !self.flags.is_empty() {
+            if let Some(name) = flag.flag_name() {
+                let held = self.flags.get(flag.index()).map(|f| f.name.as_str());
+                assert!(
+                    held == Some(name),
+                    "flag key `{name}` names slot {}, which holds {}: build the table with the \
+                     generated names (`known(&FlagId::NAMES)`, `FlagTable::new(&FlagId::NAMES)`)",
+                    flag.index(),
+                    held.map_or("no flag".into(), |h| alloc::format!("`{h}`")),
+                );
+            }
+        }
     }
 
     /// The index of an experiment by name.

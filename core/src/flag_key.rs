@@ -2,11 +2,19 @@
 
 /// A value that names a flag slot in a [`FlagTable`](crate::FlagTable).
 ///
-/// The build-time generator (`vexil::codegen`) implements it for the generated `FlagId` enum,
+/// The build-time generator (`vexil-build`) implements it for the generated `FlagId` enum,
 /// whose discriminants are the slot indices the table interns compiled-in flags to.
 pub trait FlagKey: Copy {
     /// The table slot of this flag.
     fn index(self) -> usize;
+
+    /// The name of the flag this key stands for, when the key knows it (a generated `FlagId`
+    /// does). A debug build then checks that the table's slot holds that flag: a table built
+    /// without the generated names (`known`) would answer for another flag.
+    #[inline(always)]
+    fn flag_name(self) -> Option<&'static str> {
+        None
+    }
 }
 
 /// The slot index of a flag in one published table (see [`Snapshot::index_of`](crate::Snapshot::index_of)).

@@ -465,6 +465,9 @@ impl<T: Deref<Target = FlagTable<N>>, const N: usize, U: Usage<N>> ReaderOf<T, N
     #[inline(always)]
     pub fn check<K: FlagKey>(&self, flag: K, ctx: &EvaluationContext) -> bool {
         let slot = flag.index();
+        // The held table keeps the slots of compiled-in flags even once retired.
+        #[cfg(debug_assertions)]
+        self.held().expect_key(flag);
         let on = match self.held().check_unless_retired(slot, ctx) {
             Some(on) => on,
             None => self.check_after_publication(slot, ctx),
@@ -502,7 +505,9 @@ impl<T: Deref<Target = FlagTable<N>>, const N: usize, U: Usage<N>> ReaderOf<T, N
     /// The answer with its reason, detail and generation.
     #[inline]
     pub fn explain<K: FlagKey>(&self, flag: K, ctx: &EvaluationContext) -> Evaluation {
-        self.current().explain(flag.index(), ctx)
+        let table = self.current();
+        table.expect_key(flag);
+        table.explain(flag.index(), ctx)
     }
 
     /// [`explain`](ReaderOf::explain) by name.
@@ -576,7 +581,9 @@ impl<'a, const N: usize> Snapshot<'a, N> {
     /// Whether the flag is on for this context.
     #[inline(always)]
     pub fn check<K: FlagKey>(&self, flag: K, ctx: &EvaluationContext) -> bool {
-        self.table().check(flag.index(), ctx)
+        let table = self.table();
+        table.expect_key(flag);
+        table.check(flag.index(), ctx)
     }
 
     /// [`check`](Snapshot::check) by name.
@@ -587,7 +594,9 @@ impl<'a, const N: usize> Snapshot<'a, N> {
 
     /// The answer with its reason, detail and generation.
     pub fn explain<K: FlagKey>(&self, flag: K, ctx: &EvaluationContext) -> Evaluation {
-        self.table().explain(flag.index(), ctx)
+        let table = self.table();
+        table.expect_key(flag);
+        table.explain(flag.index(), ctx)
     }
 
     /// [`explain`](Snapshot::explain) by name.

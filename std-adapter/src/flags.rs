@@ -260,7 +260,7 @@ impl<const N: usize> Flags<N> {
         });
         let start = sample.then(Instant::now);
         let slot = flag.index();
-        let on = self.pinned().check(slot, ctx);
+        let on = self.pinned().check(flag, ctx);
         self.inner.usage.count(slot, on);
         if let Some(start) = start {
             self.inner

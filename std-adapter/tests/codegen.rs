@@ -14,7 +14,8 @@ fn compile(dir: &Path, generated: &str) -> Result<(), String> {
     let source = format!(
         "//! Generated flag ids.\n\
          /// Stand-in for `vexil::FlagKey`.\n\
-         pub trait FlagKey {{\n    /// The slot.\n    fn index(self) -> usize;\n}}\n\
+         pub trait FlagKey {{\n    /// The slot.\n    fn index(self) -> usize;\n    \
+         /// The name.\n    fn flag_name(self) -> Option<&'static str>;\n}}\n\
          {generated}"
     );
     let lib = dir.join("lib.rs");

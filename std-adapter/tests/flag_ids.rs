@@ -81,3 +81,46 @@ fn flags_the_binary_was_not_built_with_are_reachable_by_name() {
         Reason::UnknownFlag
     );
 }
+
+/// A generated `FlagId` on flags built without the generated names would answer for the flag
+/// in that slot, another one: a debug build refuses it, naming both.
+#[cfg(debug_assertions)]
+#[test]
+fn a_flag_id_on_flags_built_without_its_names_is_refused_in_debug_builds() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("features.toml");
+    // The bundled flags, and one more sorting first: every slot moves by one.
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/features.toml"),
+    )
+    .unwrap();
+    std::fs::write(&path, format!("[features.aaa]\nenabled = true\n{text}")).unwrap();
+    let ctx = EvaluationContext::new("node-1");
+    let without: vexil::Flags = vexil::Flags::builder(&path).build().unwrap();
+    let reader = without.reader();
+    for check in [
+        Box::new(|| {
+            reader.check(FlagId::BatchedGossip, &ctx);
+        }) as Box<dyn Fn()>,
+        Box::new(|| {
+            without.check(FlagId::BatchedGossip, &ctx);
+        }),
+        Box::new(|| {
+            without.snapshot().explain(FlagId::BatchedGossip, &ctx);
+        }),
+    ] {
+        let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(check))
+            .expect_err("a FlagId whose slot holds another flag");
+        let message = err.downcast_ref::<String>().cloned().unwrap_or_default();
+        assert!(
+            message.contains("`batched_gossip`") && message.contains("known(&FlagId::NAMES)"),
+            "{message}"
+        );
+    }
+    let with: vexil::Flags = vexil::Flags::builder(&path)
+        .known(&FlagId::NAMES)
+        .build()
+        .unwrap();
+    assert!(!with.reader().check(FlagId::BatchedGossip, &ctx));
+    assert!(with.check_name("aaa", &ctx));
+}
