@@ -27,6 +27,9 @@ pub fn problem_json(p: &Problem) -> Value {
     if let Some(e) = &p.experiment {
         v["experiment"] = json!(e);
     }
+    if let Some(segment) = &p.segment {
+        v["segment"] = json!(segment);
+    }
     v
 }
 
@@ -62,6 +65,8 @@ pub fn detail_text(s: &Snapshot<'_>, d: Detail) -> String {
             s.experiment_name(experiment).unwrap_or("?"),
             s.variant_name(experiment, variant).unwrap_or("?")
         ),
+        Detail::Rule(i) => format!("rule {i}"),
+        _ => String::new(),
     }
 }
 

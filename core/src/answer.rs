@@ -20,11 +20,15 @@ pub enum Reason {
     ConditionFailed,
     /// 6. A target list does not match.
     TargetMismatch,
-    /// 7. Outside the rollout percentage.
+    /// 7. A rule matched and served its value ([`Detail::Rule`] names it).
+    RuleMatch,
+    /// 7. A rule matched and its rollout percentage decided ([`Detail::Rule`] names it).
+    RuleSplit,
+    /// 8. Outside the rollout percentage.
     RolloutExcluded,
-    /// 8. Inside the rollout percentage (100 % included).
+    /// 9. Inside the rollout percentage (100 % included).
     RolloutIncluded,
-    /// 8. On, with no rollout percentage.
+    /// 9. On, with no rollout percentage.
     Enabled,
 }
 
@@ -38,6 +42,8 @@ impl Reason {
             Reason::ExperimentOverride => "experiment_override",
             Reason::ConditionFailed => "condition_failed",
             Reason::TargetMismatch => "target_mismatch",
+            Reason::RuleMatch => "rule_match",
+            Reason::RuleSplit => "rule_split",
             Reason::RolloutExcluded => "rollout_excluded",
             Reason::RolloutIncluded => "rollout_included",
             Reason::Enabled => "enabled",
@@ -114,6 +120,7 @@ impl TargetKind {
 
 /// What decided, beyond the reason.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Detail {
     /// Nothing more to say.
     None,
@@ -131,6 +138,8 @@ pub enum Detail {
         /// The variant's index in the experiment.
         variant: u32,
     },
+    /// The index of the rule in the flag's `rules` that decided.
+    Rule(u32),
 }
 
 /// The full answer for one flag and one context.

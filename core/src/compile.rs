@@ -20,16 +20,16 @@ use alloc::vec::Vec;
 
 use crate::answer::TargetKind;
 use crate::bucketing::{self, Domain, SCALE};
-pub use crate::compiled::{Clock, Compiled, CompiledTable};
 use crate::compiled::{
-    CompiledConditions, CompiledTargets, Constraint, ExperimentData, FlagData, KeySource, Kind,
-    Operand, Plan, Slot, Table, Test, VariantData,
+    Audience, CompiledConditions, CompiledTargets, Constraint, ExperimentData, FlagData, KeySource,
+    Kind, Operand, Plan, RuleData, Serve, Slot, Table, Test, VariantData,
 };
+pub use crate::compiled::{Clock, Compiled, CompiledTable};
 pub use crate::diagnostics::{Diagnostic, Diagnostics, FieldPath, Scope, Severity};
 use crate::encoding::{name_hash, release_of, short_words};
 use crate::model::{
     BucketBy, Conditions, Config, ConstraintValue, CustomConstraint, Experiment, FeatureFlag,
-    Operator, Targets,
+    Operator, Rule, Targets,
 };
 use crate::sets::{IpSet, KeySet};
 
@@ -86,7 +86,7 @@ fn build_plans(flags: &mut [FlagData], kinds: &[Kind]) {
                 Some(Kind::Enabled | Kind::Full) => Some(Vec::new()),
                 Some(Kind::Rollout) => Some(alloc::vec![Test::Rollout(r)]),
                 Some(Kind::NodeTargets) => Some(alloc::vec![Test::Target(r, TargetKind::NodeIds)]),
-                Some(Kind::Complex) if flags[r as usize].experiments.is_empty() => {
+                Some(Kind::Complex) if !flags[r as usize].in_full => {
                     Some(plan_of(r as usize, flags, kinds, plans))
                 }
                 _ => None,
@@ -103,7 +103,7 @@ fn build_plans(flags: &mut [FlagData], kinds: &[Kind]) {
 
     let mut plans: Vec<Option<Vec<Test>>> = alloc::vec![None; flags.len()];
     for slot in 0..flags.len() {
-        if kinds.get(slot) == Some(&Kind::Complex) && flags[slot].experiments.is_empty() {
+        if kinds.get(slot) == Some(&Kind::Complex) && !flags[slot].in_full {
             plan_of(slot, flags, kinds, &mut plans);
         }
     }
@@ -206,13 +206,28 @@ pub fn compile<const N: usize>(
         .map(|(i, &n)| (n, i as u32))
         .collect();
 
+    let (segments, segment_of) = compile_segments(config, &mut diags);
+    let mut segment_used = alloc::vec![false; segments.len()];
     let mut flags: Vec<FlagData> = slot_names
         .iter()
         .map(|&name| match config.features.get(name) {
-            Some(flag) => compile_flag(name, flag, &slot_of, &mut diags),
+            Some(flag) => {
+                let mut f = compile_flag(name, flag, &slot_of, &mut diags);
+                f.rules = compile_rules(name, flag, &segment_of, &mut segment_used, &mut diags);
+                f
+            }
             None => undefined_flag(name),
         })
         .collect();
+    for (segment, used) in segments.iter().zip(&segment_used) {
+        if !used {
+            diags.warning(
+                &Scope::Segment(segment.name.clone()),
+                FieldPath::new(),
+                "not used by any rule; name it in a rule's `segments` or remove it".to_owned(),
+            );
+        }
+    }
 
     check_prerequisite_graph(config, &mut diags);
 
@@ -225,6 +240,18 @@ pub fn compile<const N: usize>(
         for s in touched {
             flags[s as usize].experiments.push(e as u32);
         }
+    }
+    for f in &mut flags {
+        f.in_full = !f.experiments.is_empty() || !f.rules.is_empty();
+        f.reads_clock = !f.experiments.is_empty()
+            || f.conditions.after.is_some()
+            || f.conditions.before.is_some()
+            || f.rules.iter().any(|r| {
+                r.audience.reads_clock()
+                    || r.segments
+                        .iter()
+                        .any(|&s| segments[s as usize].reads_clock())
+            });
     }
 
     if diags.has_errors() {
@@ -262,6 +289,7 @@ pub fn compile<const N: usize>(
         flags,
         by_name,
         experiments,
+        segments,
         node_filters,
     ));
     Ok(Compiled {
@@ -285,6 +313,9 @@ fn undefined_flag(name: &str) -> FlagData {
         has_conditions: false,
         has_targets: false,
         experiments: Vec::new(),
+        rules: Vec::new(),
+        in_full: false,
+        reads_clock: false,
         plan: Plan::default(),
     }
 }
@@ -298,6 +329,7 @@ fn always_on(f: &FlagData) -> bool {
         && !f.has_conditions
         && !f.has_targets
         && f.experiments.is_empty()
+        && f.rules.is_empty()
         && f.ppm.is_none_or(|p| p >= SCALE)
 }
 
@@ -327,7 +359,7 @@ fn kind_of(f: &FlagData) -> Kind {
         Kind::Disabled
     } else if f.requires.is_empty()
         && !f.has_conditions
-        && f.experiments.is_empty()
+        && !f.in_full
         && f.ppm.is_none()
         && f.targets.node_ids.is_some()
         && f.targets.validator_keys.is_none()
@@ -335,11 +367,7 @@ fn kind_of(f: &FlagData) -> Kind {
         && f.targets.environments.is_none()
     {
         Kind::NodeTargets
-    } else if !f.requires.is_empty()
-        || f.has_conditions
-        || f.has_targets
-        || !f.experiments.is_empty()
-    {
+    } else if !f.requires.is_empty() || f.has_conditions || f.has_targets || f.in_full {
         Kind::Complex
     } else {
         match f.ppm {
@@ -402,16 +430,17 @@ fn compile_flag(
         }
     }
 
-    let conditions = flag
-        .conditions
-        .as_ref()
-        .map(|c| compile_conditions(c, &scope, diags))
-        .unwrap_or_default();
-    let targets = flag
-        .targets
-        .as_ref()
-        .map(|t| compile_targets(t, &scope, diags))
-        .unwrap_or_default();
+    let Audience {
+        conditions,
+        targets,
+        ..
+    } = compile_audience(
+        flag.conditions.as_ref(),
+        flag.targets.as_ref(),
+        &scope,
+        FieldPath::new(),
+        diags,
+    );
 
     FlagData {
         name: name.to_owned(),
@@ -427,38 +456,215 @@ fn compile_flag(
         conditions,
         targets,
         experiments: Vec::new(),
+        rules: Vec::new(),
+        in_full: false,
+        reads_clock: false,
         plan: Plan::default(),
     }
 }
 
+/// A flag's, a segment's or a rule's conditions and targets, their fields under `base`.
+fn compile_audience(
+    conditions: Option<&Conditions>,
+    targets: Option<&Targets>,
+    scope: &Scope,
+    base: FieldPath,
+    diags: &mut Diagnostics,
+) -> Audience {
+    Audience {
+        name: String::new(),
+        conditions: conditions
+            .map(|c| compile_conditions(c, scope, base.clone().key("conditions"), diags))
+            .unwrap_or_default(),
+        targets: targets
+            .map(|t| compile_targets(t, scope, base.key("targets"), diags))
+            .unwrap_or_default(),
+    }
+}
+
+/// The segments, in name order, and the index of each name.
+fn compile_segments<'c>(
+    config: &'c Config,
+    diags: &mut Diagnostics,
+) -> (Vec<Audience>, BTreeMap<&'c str, u32>) {
+    let mut segments = Vec::with_capacity(config.segments.len());
+    let mut index = BTreeMap::new();
+    for (name, segment) in &config.segments {
+        let scope = Scope::Segment(name.clone());
+        if segment.targets.is_none() && segment.conditions.is_none() {
+            diags.error(
+                &scope,
+                FieldPath::new(),
+                "a segment needs `targets` or `conditions` (a rule without `segments` already \
+                 matches every context)"
+                    .to_owned(),
+            );
+        }
+        let mut audience = compile_audience(
+            segment.conditions.as_ref(),
+            segment.targets.as_ref(),
+            &scope,
+            FieldPath::new(),
+            diags,
+        );
+        audience.name = name.clone();
+        index.insert(name.as_str(), segments.len() as u32);
+        segments.push(audience);
+    }
+    (segments, index)
+}
+
+/// A flag's rules; marks the segments they name as used.
+fn compile_rules(
+    name: &str,
+    flag: &FeatureFlag,
+    segment_of: &BTreeMap<&str, u32>,
+    segment_used: &mut [bool],
+    diags: &mut Diagnostics,
+) -> Vec<RuleData> {
+    let scope = Scope::Feature(name.to_owned());
+    let mut rules = Vec::with_capacity(flag.rules.len());
+    let mut catch_all: Option<usize> = None;
+    for (i, rule) in flag.rules.iter().enumerate() {
+        let base = keys(&["rules"]).index(i);
+        if let Some(first) = catch_all {
+            diags.warning(
+                &scope,
+                base.clone(),
+                format!(
+                    "rule {i} is never reached: rule {first} has no `segments`, `targets` or \
+                     `conditions`, so it matches every context"
+                ),
+            );
+        }
+        let segments = rule_segments(rule, &base, segment_of, segment_used, &scope, diags);
+        let audience = compile_audience(
+            rule.conditions.as_ref(),
+            rule.targets.as_ref(),
+            &scope,
+            base.clone(),
+            diags,
+        );
+        let serve = match (rule.serve, rule.rollout_percentage) {
+            (Some(value), None) => Serve::Value(value),
+            (None, Some(p)) => {
+                let ppm =
+                    check_percentage(p, diags, &scope, base.clone().key("rollout_percentage"));
+                let threshold = if ppm < SCALE {
+                    bucketing::threshold(ppm)
+                } else {
+                    u64::MAX
+                };
+                Serve::Rollout { ppm, threshold }
+            }
+            (None, None) => {
+                diags.error(
+                    &scope,
+                    base.clone(),
+                    format!("rule {i} serves nothing: give it `serve` or `rollout_percentage`"),
+                );
+                Serve::Value(false)
+            }
+            (Some(_), Some(_)) => {
+                diags.error(
+                    &scope,
+                    base.clone().key("rollout_percentage"),
+                    format!(
+                        "rule {i} has both `serve` and `rollout_percentage`; a rule serves one way"
+                    ),
+                );
+                Serve::Value(false)
+            }
+        };
+        if catch_all.is_none() && rule.matches_everything() {
+            catch_all = Some(i);
+        }
+        rules.push(RuleData {
+            segments,
+            audience,
+            serve,
+        });
+    }
+    if let (Some(first), Some(_)) = (catch_all, flag.rollout_percentage) {
+        diags.warning(
+            &scope,
+            keys(&["rollout_percentage"]),
+            format!(
+                "the fallthrough `rollout_percentage` is never reached: rule {first} matches \
+                 every context"
+            ),
+        );
+    }
+    rules
+}
+
+/// The segments a rule names, as indices; unknown names and an empty list are errors.
+fn rule_segments(
+    rule: &Rule,
+    base: &FieldPath,
+    segment_of: &BTreeMap<&str, u32>,
+    segment_used: &mut [bool],
+    scope: &Scope,
+    diags: &mut Diagnostics,
+) -> Vec<u32> {
+    let Some(names) = &rule.segments else {
+        return Vec::new();
+    };
+    let field = base.clone().key("segments");
+    if names.is_empty() {
+        diags.error(
+            scope,
+            field.clone(),
+            format!("`{field}` is empty; name at least one segment or remove it"),
+        );
+    }
+    let mut out = Vec::with_capacity(names.len());
+    for (j, segment) in names.iter().enumerate() {
+        match segment_of.get(segment.as_str()) {
+            Some(&s) => {
+                segment_used[s as usize] = true;
+                out.push(s);
+            }
+            None => diags.error(
+                scope,
+                field.clone().index(j),
+                format!("unknown segment `{segment}` (define it as `[segments.{segment}]`)"),
+            ),
+        }
+    }
+    out
+}
+
+/// Conditions, their fields under `base` (`conditions`, `rules[0].conditions`).
 fn compile_conditions(
     c: &Conditions,
     scope: &Scope,
+    base: FieldPath,
     diags: &mut Diagnostics,
 ) -> CompiledConditions {
     if let (Some(after), Some(before)) = (c.after, c.before) {
         if before.unix_micros() <= after.unix_micros() {
-            diags.error(
-                scope,
-                keys(&["conditions", "before"]),
-                format!("`conditions.before` ({before}) must be later than `conditions.after` ({after})"),
-            );
+            let field = base.clone().key("before");
+            let after_field = base.clone().key("after");
+            let message =
+                format!("`{field}` ({before}) must be later than `{after_field}` ({after})");
+            diags.error(scope, field, message);
         }
     }
     if let Some(p) = c.sync_progress {
         if !(0.0..=1.0).contains(&p) {
-            diags.error(
-                scope,
-                keys(&["conditions", "sync_progress"]),
-                format!("`conditions.sync_progress` must be a number from 0.0 to 1.0, found {p}"),
-            );
+            let field = base.clone().key("sync_progress");
+            let message = format!("`{field}` must be a number from 0.0 to 1.0, found {p}");
+            diags.error(scope, field, message);
         }
     }
     let custom = c
         .custom
         .iter()
         .enumerate()
-        .filter_map(|(i, k)| compile_constraint(k, i, scope, diags))
+        .filter_map(|(i, k)| {
+            compile_constraint(k, base.clone().key("custom").index(i), scope, diags)
+        })
         .collect();
     CompiledConditions {
         after: c.after.map(|t| t.unix_micros()),
@@ -469,15 +675,15 @@ fn compile_conditions(
     }
 }
 
+/// A custom constraint at `field` (`conditions.custom[1]`).
 fn compile_constraint(
     c: &CustomConstraint,
-    i: usize,
+    field: FieldPath,
     scope: &Scope,
     diags: &mut Diagnostics,
 ) -> Option<Constraint> {
     use Operator::*;
     let op = c.operator;
-    let field = keys(&["conditions", "custom"]).index(i);
     let mut fail = |sub: &'static str, message: String| {
         diags.error(scope, field.clone().key(sub), message);
         None
@@ -604,42 +810,45 @@ fn compile_constraint(
     })
 }
 
-fn compile_targets(t: &Targets, scope: &Scope, diags: &mut Diagnostics) -> CompiledTargets {
-    let mut empty = |list: &'static str| {
-        diags.error(
-            scope,
-            keys(&["targets", list]),
-            format!(
-                "`targets.{list}` is empty, so it would match nothing; remove it or add entries"
-            ),
-        );
+/// Target lists, their fields under `base` (`targets`, `rules[0].targets`).
+fn compile_targets(
+    t: &Targets,
+    scope: &Scope,
+    base: FieldPath,
+    diags: &mut Diagnostics,
+) -> CompiledTargets {
+    let empty = |diags: &mut Diagnostics, list: &'static str| {
+        let field = base.clone().key(list);
+        let message =
+            format!("`{field}` is empty, so it would match nothing; remove it or add entries");
+        diags.error(scope, field, message);
     };
     let mut out = CompiledTargets::default();
     if let Some(ids) = &t.node_ids {
         if ids.is_empty() {
-            empty("node_ids");
+            empty(diags, "node_ids");
         }
         out.node_ids = Some(KeySet::new(ids));
     }
     if let Some(keys) = &t.validator_keys {
         if keys.is_empty() {
-            empty("validator_keys");
+            empty(diags, "validator_keys");
         }
         out.validator_keys = Some(KeySet::new(keys));
     }
     if let Some(envs) = &t.environments {
         if envs.is_empty() {
-            empty("environments");
+            empty(diags, "environments");
         }
         out.environments = Some(envs.iter().fold(0, |m, e| m | e.bit()));
     }
     if let Some(ranges) = &t.ip_ranges {
         if ranges.is_empty() {
-            empty("ip_ranges");
+            empty(diags, "ip_ranges");
         }
         let mut set = IpSet::default();
         for (i, r) in ranges.iter().enumerate() {
-            let field = keys(&["targets", "ip_ranges"]).index(i);
+            let field = base.clone().key("ip_ranges").index(i);
             match r.parse::<ipnet::IpNet>() {
                 Ok(net) => {
                     if net.trunc() != net {

@@ -91,6 +91,8 @@ pub(crate) struct Table<const N: usize> {
     /// `(key_hash(name), slot)`, sorted: name lookup without allocation.
     pub(crate) by_name: Vec<(u64, u32)>,
     pub(crate) experiments: Vec<ExperimentData>,
+    /// The segments, compiled once and shared by every rule that names them.
+    pub(crate) segments: Vec<Audience>,
     /// The filters of every `NodeTargets` slot's set (see [`KeySet::filter`]), one after
     /// another: such a slot holds its filter's offset and word mask here, so a check rules a
     /// node out without reaching the flag's cold data.
@@ -99,13 +101,15 @@ pub(crate) struct Table<const N: usize> {
 
 impl<const N: usize> Table<N> {
     /// A table of generation 0 from its parts: each slot's kind and words (the slots past
-    /// `flags` are `Unknown`), the flags, the name index, the experiments and the node filters.
+    /// `flags` are `Unknown`), the flags, the name index, the experiments, the segments and
+    /// the node filters.
     pub(crate) fn new(
         kinds: &[Kind; N],
         slots: [Slot; N],
         flags: Vec<FlagData>,
         by_name: Vec<(u64, u32)>,
         experiments: Vec<ExperimentData>,
+        segments: Vec<Audience>,
         node_filters: Vec<u64>,
     ) -> Table<N> {
         Table {
@@ -118,6 +122,7 @@ impl<const N: usize> Table<N> {
             flags,
             by_name,
             experiments,
+            segments,
             node_filters,
         }
     }
@@ -127,6 +132,7 @@ impl<const N: usize> Table<N> {
         Table::new(
             &[Kind::Unknown; N],
             [Slot::UNUSED; N],
+            Vec::new(),
             Vec::new(),
             Vec::new(),
             Vec::new(),
@@ -333,9 +339,53 @@ pub(crate) struct FlagData {
     pub(crate) has_targets: bool,
     /// Experiments that override this flag in some variant.
     pub(crate) experiments: Vec<u32>,
-    /// What `check` tests for a `Complex` slot: every test must hold. Empty for a flag that
-    /// experiments override (its check runs the full evaluation).
+    /// The flag's rules, in order (step 7).
+    pub(crate) rules: Vec<RuleData>,
+    /// Whether the check of a `Complex` slot runs the full evaluation: experiments override
+    /// the flag, or it has rules (either makes the answer more than a conjunction of tests).
+    pub(crate) in_full: bool,
+    /// Whether the evaluation may need the instant: experiments, or an `after` or `before`
+    /// in the flag's conditions, its rules' or their segments'.
+    pub(crate) reads_clock: bool,
+    /// What `check` tests for a `Complex` slot: every test must hold. Empty for a flag
+    /// checked in full.
     pub(crate) plan: Plan,
+}
+
+/// Who a segment or a rule's match part is: target lists and conditions, all of which must
+/// hold (nothing present holds for every context).
+#[derive(Default)]
+pub(crate) struct Audience {
+    pub(crate) name: String,
+    pub(crate) conditions: CompiledConditions,
+    pub(crate) targets: CompiledTargets,
+}
+
+impl Audience {
+    /// Whether the audience has an `after` or a `before`.
+    pub(crate) fn reads_clock(&self) -> bool {
+        self.conditions.after.is_some() || self.conditions.before.is_some()
+    }
+}
+
+/// One of a flag's rules.
+pub(crate) struct RuleData {
+    /// The segments (indices into [`Table::segments`]) that must all match.
+    pub(crate) segments: Vec<u32>,
+    /// The rule's own targets and conditions.
+    pub(crate) audience: Audience,
+    /// What a matching context is served.
+    pub(crate) serve: Serve,
+}
+
+/// A rule's serve part.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Serve {
+    /// `serve = VALUE`.
+    Value(bool),
+    /// `rollout_percentage`: on for the contexts whose bucket under the flag's salt and key
+    /// is below the threshold; `ppm >= SCALE` includes every context, with a key or not.
+    Rollout { ppm: u32, threshold: u64 },
 }
 
 /// What a rollout or experiment buckets on.

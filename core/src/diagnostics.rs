@@ -29,6 +29,7 @@ impl Severity {
 
 /// What part of the configuration a problem is in.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Scope {
     /// The configuration as a whole.
     Config,
@@ -36,6 +37,33 @@ pub enum Scope {
     Feature(String),
     /// `[experiments.NAME]`.
     Experiment(String),
+    /// `[segments.NAME]`.
+    Segment(String),
+}
+
+impl Scope {
+    /// The top-level table and the name of the item (`("features", "alpha")`); `None` for the
+    /// configuration as a whole.
+    pub fn item(&self) -> Option<(&'static str, &str)> {
+        match self {
+            Scope::Config => None,
+            Scope::Feature(f) => Some(("features", f)),
+            Scope::Experiment(e) => Some(("experiments", e)),
+            Scope::Segment(s) => Some(("segments", s)),
+        }
+    }
+
+    /// The scope of the item `name` in the top-level table `section` (`features`,
+    /// `experiments`, `segments`).
+    pub fn of_item(section: &str, name: &str) -> Option<Scope> {
+        let name = name.to_string();
+        match section {
+            "features" => Some(Scope::Feature(name)),
+            "experiments" => Some(Scope::Experiment(name)),
+            "segments" => Some(Scope::Segment(name)),
+            _ => None,
+        }
+    }
 }
 
 /// One step of a [`FieldPath`]: a key of a table, or an index into an array.
@@ -198,10 +226,9 @@ impl Diagnostic {
 
     /// The TOML key path of the problem: `features.NAME.FIELD`.
     pub fn key_path(&self) -> String {
-        let base = match &self.scope {
-            Scope::Config => String::new(),
-            Scope::Feature(f) => format!("features.{f}"),
-            Scope::Experiment(e) => format!("experiments.{e}"),
+        let base = match self.scope.item() {
+            None => String::new(),
+            Some((section, name)) => format!("{section}.{name}"),
         };
         match (base.is_empty(), self.field.is_empty()) {
             (true, _) => self.field.to_string(),

@@ -6,8 +6,8 @@ use core::cmp::Ordering;
 use crate::answer::{ConditionKind, Detail, Evaluation, Reason, TargetKind};
 use crate::bucketing::{self, SCALE};
 use crate::compiled::{
-    CompiledTargets, Constraint, ExperimentData, FlagData, KeySource, Kind, Operand, Plan, Slot,
-    Table, Test, RETIRED,
+    Audience, CompiledConditions, CompiledTargets, Constraint, ExperimentData, FlagData, KeySource,
+    Kind, Operand, Plan, RuleData, Serve, Slot, Table, Test, RETIRED,
 };
 use crate::context::{Attribute, EvaluationContext};
 use crate::encoding::short_words;
@@ -105,14 +105,14 @@ impl<const N: usize> Table<N> {
     }
 
     /// A `Complex` slot: the flag's check plan, or the full evaluation for a flag that
-    /// experiments override. The plan's fixed tests run straight through (each a predicted
+    /// experiments override or that has rules. The plan's fixed tests run straight through (each a predicted
     /// branch); only the rest goes through the test loop.
     #[inline(never)]
     fn check_complex(&self, slot: usize, ctx: &EvaluationContext) -> bool {
         let Some(flag) = self.flags.get(slot) else {
             return false;
         };
-        if !flag.experiments.is_empty() {
+        if flag.in_full {
             return self.decide_check(slot, ctx);
         }
         let plan = &flag.plan;
@@ -147,7 +147,7 @@ impl<const N: usize> Table<N> {
         plan.rest.is_empty() || self.holds_all(&plan.rest, ctx)
     }
 
-    /// `check_complex` for a flag that experiments override.
+    /// `check_complex` for a flag checked in full.
     #[inline(never)]
     fn decide_check(&self, slot: usize, ctx: &EvaluationContext) -> bool {
         self.decide(slot, ctx).0
@@ -225,7 +225,7 @@ impl<const N: usize> Table<N> {
         }
     }
 
-    /// The documented order, steps 1 to 8. Out of line, so that the slot fast paths of `check`
+    /// The documented order, steps 1 to 9. Out of line, so that the slot fast paths of `check`
     /// and `explain` do not pay for its frame.
     #[inline(never)]
     fn decide(&self, slot: usize, ctx: &EvaluationContext) -> (bool, Reason, Detail) {
@@ -248,13 +248,10 @@ impl<const N: usize> Table<N> {
             }
         }
         // The instant, read from the clock at most once and only when something needs it.
-        let now = if flag.experiments.is_empty()
-            && flag.conditions.after.is_none()
-            && flag.conditions.before.is_none()
-        {
-            None
-        } else {
+        let now = if flag.reads_clock {
             self.now(ctx)
+        } else {
+            None
         };
         // 4. experiment overrides
         for &e in &flag.experiments {
@@ -274,17 +271,23 @@ impl<const N: usize> Table<N> {
         }
         // 5. conditions
         if flag.has_conditions {
-            if let Some(kind) = failing_condition(flag, ctx, now) {
+            if let Some(kind) = failing_condition(&flag.conditions, ctx, now) {
                 return (false, Reason::ConditionFailed, Detail::Condition(kind));
             }
         }
         // 6. targets
         if flag.has_targets {
-            if let Some(kind) = failing_target(flag, ctx) {
+            if let Some(kind) = failing_target(&flag.targets, ctx) {
                 return (false, Reason::TargetMismatch, Detail::Target(kind));
             }
         }
-        // 7. and 8. rollout
+        // 7. rules: the first whose match part holds decides
+        if !flag.rules.is_empty() {
+            if let Some(decided) = self.first_rule(flag, ctx, now) {
+                return decided;
+            }
+        }
+        // 8. and 9. rollout (for a flag with rules, the fallthrough)
         match flag.ppm {
             None => (true, Reason::Enabled, Detail::None),
             Some(p) if p >= SCALE => (true, Reason::RolloutIncluded, Detail::None),
@@ -296,6 +299,39 @@ impl<const N: usize> Table<N> {
                 }
             }
         }
+    }
+
+    /// Step 7: the answer of the first rule whose match part holds, if one does. A rule's
+    /// rollout buckets on the flag's own key and salt, so a context has one position across
+    /// the flag's rules and its fallthrough.
+    fn first_rule(
+        &self,
+        flag: &FlagData,
+        ctx: &EvaluationContext,
+        now: Option<i64>,
+    ) -> Option<(bool, Reason, Detail)> {
+        let (i, rule) = flag
+            .rules
+            .iter()
+            .enumerate()
+            .find(|(_, rule)| self.rule_matches(rule, ctx, now))?;
+        let detail = Detail::Rule(i as u32);
+        Some(match rule.serve {
+            Serve::Value(value) => (value, Reason::RuleMatch, detail),
+            Serve::Rollout { ppm, threshold } => {
+                let on = ppm >= SCALE || rollout_includes(flag.key.key(ctx), flag.salt, threshold);
+                (on, Reason::RuleSplit, detail)
+            }
+        })
+    }
+
+    /// Whether every segment a rule names and its own targets and conditions match.
+    fn rule_matches(&self, rule: &RuleData, ctx: &EvaluationContext, now: Option<i64>) -> bool {
+        rule.segments.iter().all(|&s| {
+            self.segments
+                .get(s as usize)
+                .is_some_and(|segment| segment.matches(ctx, now))
+        }) && rule.audience.matches(ctx, now)
     }
 
     /// The context's `now`, or the publisher's clock.
@@ -334,12 +370,19 @@ impl ExperimentData {
     }
 }
 
+impl Audience {
+    /// Whether every target list and condition present holds.
+    fn matches(&self, ctx: &EvaluationContext, now: Option<i64>) -> bool {
+        failing_target(&self.targets, ctx).is_none()
+            && failing_condition(&self.conditions, ctx, now).is_none()
+    }
+}
+
 fn failing_condition(
-    flag: &FlagData,
+    c: &CompiledConditions,
     ctx: &EvaluationContext,
     now: Option<i64>,
 ) -> Option<ConditionKind> {
-    let c = &flag.conditions;
     if c.after.is_some_and(|after| !after_reached(after, now)) {
         return Some(ConditionKind::After);
     }
@@ -362,10 +405,10 @@ fn failing_condition(
         .map(|i| ConditionKind::Custom(i as u16))
 }
 
-fn failing_target(flag: &FlagData, ctx: &EvaluationContext) -> Option<TargetKind> {
+fn failing_target(targets: &CompiledTargets, ctx: &EvaluationContext) -> Option<TargetKind> {
     TargetKind::IN_ORDER
         .into_iter()
-        .find(|&kind| !flag.targets.matches(kind, ctx))
+        .find(|&kind| !targets.matches(kind, ctx))
 }
 
 // Each condition and target test is defined once, here: the check plans (`check`) and the

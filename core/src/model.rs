@@ -20,6 +20,9 @@ use serde::{Deserialize, Serialize, Serializer};
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    /// Named audiences that flags' rules refer to, by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub segments: BTreeMap<String, Segment>,
     /// Flags by name.
     #[serde(default)]
     pub features: BTreeMap<String, FeatureFlag>,
@@ -69,6 +72,9 @@ pub struct FeatureFlag {
     /// Target lists: every present list must match.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub targets: Option<Targets>,
+    /// Ordered rules, tried after the gates above: the first whose match part holds decides.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<Rule>,
 }
 
 impl FeatureFlag {
@@ -87,7 +93,56 @@ impl FeatureFlag {
             bucket_by: None,
             conditions: None,
             targets: None,
+            rules: Vec::new(),
         }
+    }
+}
+
+/// `[segments.NAME]`: a named audience. It matches a context when every part present matches.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Segment {
+    /// Free text for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Target lists, as a flag's: every present list must match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub targets: Option<Targets>,
+    /// Conditions, as a flag's: all that are present must hold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conditions: Option<Conditions>,
+}
+
+/// One of a flag's `rules`: a match part (any of `segments`, `targets`, `conditions`; all
+/// present must hold, none matches every context) and exactly one serve part (`serve` or
+/// `rollout_percentage`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    /// Names of segments that must all match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segments: Option<Vec<String>>,
+    /// Target lists that must all match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub targets: Option<Targets>,
+    /// Conditions that must all hold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conditions: Option<Conditions>,
+    /// Serve: the flag's value for every matching context.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serve: Option<bool>,
+    /// Serve: on for this share of matching contexts, bucketed as the flag's own rollout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 0, max = 100)))]
+    pub rollout_percentage: Option<f64>,
+}
+
+impl Rule {
+    /// Whether the rule has no match part (it matches every context).
+    pub fn matches_everything(&self) -> bool {
+        self.segments.is_none() && self.targets.is_none() && self.conditions.is_none()
     }
 }
 

@@ -25,7 +25,7 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 use toml::Spanned;
 use vexil_core::compile::{Compiled, CompiledTable};
 use vexil_core::diagnostics::Step;
-use vexil_core::model::{Config, Experiment, FeatureFlag};
+use vexil_core::model::{Config, Experiment, FeatureFlag, Segment, Targets};
 use vexil_core::{Diagnostic, FieldPath, Scope, Severity};
 
 use vexil_build::check_names;
@@ -69,6 +69,8 @@ pub struct Problem {
     pub flag: Option<String>,
     /// The experiment the problem is about.
     pub experiment: Option<String>,
+    /// The segment the problem is about.
+    pub segment: Option<String>,
     /// The field inside the flag or experiment (`targets.ip_ranges[0]`).
     pub field: Option<String>,
     /// What is wrong.
@@ -85,6 +87,7 @@ impl Problem {
             severity: Severity::Error,
             flag: None,
             experiment: None,
+            segment: None,
             field: None,
             message,
         }
@@ -110,13 +113,18 @@ impl fmt::Display for Problem {
                 self.severity.as_str()
             )?;
         }
-        match (&self.flag, &self.experiment, &self.field) {
-            (Some(flag), _, Some(field)) => write!(f, "flag `{flag}`, field `{field}`: ")?,
-            (Some(flag), _, None) => write!(f, "flag `{flag}`: ")?,
-            (None, Some(e), Some(field)) => write!(f, "experiment `{e}`, field `{field}`: ")?,
-            (None, Some(e), None) => write!(f, "experiment `{e}`: ")?,
-            (None, None, Some(field)) => write!(f, "`{field}`: ")?,
-            (None, None, None) => {}
+        let item = [
+            ("flag", &self.flag),
+            ("experiment", &self.experiment),
+            ("segment", &self.segment),
+        ]
+        .into_iter()
+        .find_map(|(kind, name)| Some((kind, name.as_deref()?)));
+        match (item, &self.field) {
+            (Some((kind, name)), Some(field)) => write!(f, "{kind} `{name}`, field `{field}`: ")?,
+            (Some((kind, name)), None) => write!(f, "{kind} `{name}`: ")?,
+            (None, Some(field)) => write!(f, "`{field}`: ")?,
+            (None, None) => {}
         }
         f.write_str(&self.message)
     }
@@ -360,18 +368,18 @@ impl Validator<'_> {
         field: &FieldPath,
         message: String,
     ) {
-        let (flag, experiment) = match scope {
-            Some(Scope::Feature(f)) => (Some(f.clone()), None),
-            Some(Scope::Experiment(e)) => (None, Some(e.clone())),
-            _ => (None, None),
+        let name = |want: &str| match scope.and_then(Scope::item) {
+            Some((section, name)) if section == want => Some(name.to_owned()),
+            _ => None,
         };
         self.problems.push(Problem {
             file: self.file.to_owned(),
             line,
             column,
             severity,
-            flag,
-            experiment,
+            flag: name("features"),
+            experiment: name("experiments"),
+            segment: name("segments"),
             field: Some(field.to_string()).filter(|f| !f.is_empty()),
             message,
         });
@@ -384,11 +392,7 @@ impl Validator<'_> {
                 continue;
             };
             for (name, item) in items {
-                let scope = match section.get_ref().as_ref() {
-                    "features" => Some(Scope::Feature(name.get_ref().to_string())),
-                    "experiments" => Some(Scope::Experiment(name.get_ref().to_string())),
-                    _ => None,
-                };
+                let scope = Scope::of_item(section.get_ref(), name.get_ref());
                 self.check_value_depth(item, item, 3, max, scope.as_ref());
             }
         }
@@ -422,7 +426,12 @@ impl Validator<'_> {
     /// against the naming rule ([`vexil_build::check_names`]), each at its key (a variant's
     /// at its `name` value), in file order so that a clash is reported at the later name.
     fn check_names(&mut self, root: &DeTable<'_>) {
-        for (section, kind) in [("features", "flag"), ("experiments", "experiment")] {
+        let sections = [
+            ("features", "flag"),
+            ("experiments", "experiment"),
+            ("segments", "segment"),
+        ];
+        for (section, kind) in sections {
             let Some(DeValue::Table(items)) = root.get(section).map(Spanned::get_ref) else {
                 continue;
             };
@@ -435,13 +444,15 @@ impl Validator<'_> {
                 if kind == "flag" && name.is_empty() {
                     continue;
                 }
-                let scope = if kind == "flag" {
-                    Scope::Feature(name.to_owned())
-                } else {
-                    Scope::Experiment(name.to_owned())
-                };
+                let scope = Scope::of_item(section, name);
                 let whole = FieldPath::new();
-                self.at(key.span(), Severity::Error, Some(&scope), &whole, p.message);
+                self.at(
+                    key.span(),
+                    Severity::Error,
+                    scope.as_ref(),
+                    &whole,
+                    p.message,
+                );
             }
             if kind == "experiment" {
                 for (key, item) in items {
@@ -487,19 +498,19 @@ impl Validator<'_> {
         let mut config = Config::default();
         for (key, value) in root.get_ref() {
             match key.get_ref().as_ref() {
-                "features" | "experiments" => {}
+                "features" | "experiments" | "segments" => {}
                 other => {
                     self.at(
                         key.span(),
                         Severity::Error,
                         None,
                         &FieldPath::new(),
-                        format!("unknown top-level key `{other}` (expected `features` or `experiments`)"),
+                        format!("unknown top-level key `{other}` (expected `features`, `segments` or `experiments`)"),
                     );
                     continue;
                 }
             }
-            let is_features = key.get_ref() == "features";
+            let section = key.get_ref().as_ref();
             let DeValue::Table(items) = value.get_ref() else {
                 self.at(
                     value.span(),
@@ -512,16 +523,32 @@ impl Validator<'_> {
             };
             for (name, item) in items {
                 let name_str = name.get_ref().to_string();
-                if is_features {
-                    let scope = Scope::Feature(name_str.clone());
-                    let flag = self
-                        .deserialize_item::<FeatureFlag>(item, &scope)
-                        .unwrap_or_else(|| FeatureFlag::new(false));
-                    config.features.insert(name_str, flag);
-                } else {
-                    let scope = Scope::Experiment(name_str.clone());
-                    if let Some(e) = self.deserialize_item::<Experiment>(item, &scope) {
-                        config.experiments.insert(name_str, e);
+                let Some(scope) = Scope::of_item(section, &name_str) else {
+                    continue;
+                };
+                match scope {
+                    Scope::Feature(_) => {
+                        let flag = self
+                            .deserialize_item::<FeatureFlag>(item, &scope)
+                            .unwrap_or_else(|| FeatureFlag::new(false));
+                        config.features.insert(name_str, flag);
+                    }
+                    Scope::Segment(_) => {
+                        // A segment that cannot be read is kept as a placeholder, so that rules
+                        // naming it are not reported as naming an unknown segment (the file is
+                        // rejected for the segment's own errors).
+                        let segment = self
+                            .deserialize_item::<Segment>(item, &scope)
+                            .unwrap_or_else(|| Segment {
+                                targets: Some(Targets::default()),
+                                ..Segment::default()
+                            });
+                        config.segments.insert(name_str, segment);
+                    }
+                    _ => {
+                        if let Some(e) = self.deserialize_item::<Experiment>(item, &scope) {
+                            config.experiments.insert(name_str, e);
+                        }
                     }
                 }
             }
@@ -898,15 +925,12 @@ fn duplicate(root: &Spanned<DeTable<'_>>, text: &str, span: Range<usize>) -> Opt
 /// The flag or experiment a key path is in, and the field inside it (`targets.node_ids`,
 /// `variants[0].name`); for a path outside both, the whole path as the field.
 fn scope_and_field(path: &[Step]) -> (Option<Scope>, FieldPath) {
-    match path {
-        [Step::Key(section), Step::Key(name), rest @ ..] if section == "features" => {
-            (Some(Scope::Feature(name.to_string())), rest.into())
+    if let [Step::Key(section), Step::Key(name), rest @ ..] = path {
+        if let Some(scope) = Scope::of_item(section, name) {
+            return (Some(scope), rest.into());
         }
-        [Step::Key(section), Step::Key(name), rest @ ..] if section == "experiments" => {
-            (Some(Scope::Experiment(name.to_string())), rest.into())
-        }
-        _ => (None, path.into()),
     }
+    (None, path.into())
 }
 
 /// How many fields of one flag or experiment are reported and left out before the rest of it
@@ -981,17 +1005,13 @@ fn insert_key<'i>(item: &mut Spanned<DeValue<'i>>, key: &'static str, value: DeV
 /// The span of the deepest existing key on a diagnostic's path: the key itself for a whole
 /// flag, the value for a field.
 fn span_of(root: &Spanned<DeTable<'_>>, d: &Diagnostic) -> Option<Range<usize>> {
-    let (section, name) = match &d.scope {
-        Scope::Feature(f) => ("features", f.as_str()),
-        Scope::Experiment(e) => ("experiments", e.as_str()),
-        Scope::Config => {
-            let (k, v) = root.get_ref().get_key_value("features")?;
-            return Some(if d.field.is_empty() {
-                v.span()
-            } else {
-                k.span()
-            });
-        }
+    let Some((section, name)) = d.scope.item() else {
+        let (k, v) = root.get_ref().get_key_value("features")?;
+        return Some(if d.field.is_empty() {
+            v.span()
+        } else {
+            k.span()
+        });
     };
     let section = root.get_ref().get(section)?;
     let DeValue::Table(items) = section.get_ref() else {

@@ -1,5 +1,5 @@
 //! Validation: a fixture per rule under `config/fixtures/invalid/`, each with `# expect:` lines
-//! giving the exact line, column, flag or experiment, field and words of every problem.
+//! giving the exact line, column, flag, experiment or segment, field and words of every problem.
 
 use std::path::{Path, PathBuf};
 
@@ -16,6 +16,7 @@ struct Expect {
     column: usize,
     flag: Option<String>,
     experiment: Option<String>,
+    segment: Option<String>,
     field: Option<String>,
     words: String,
 }
@@ -66,6 +67,7 @@ fn expectations(text: &str) -> Vec<Expect> {
                 column: column.parse().unwrap(),
                 flag: None,
                 experiment: None,
+                segment: None,
                 field: None,
                 words: words.to_owned(),
             };
@@ -73,6 +75,7 @@ fn expectations(text: &str) -> Vec<Expect> {
                 match p.split_once('=').unwrap() {
                     ("flag", v) => e.flag = Some(v.to_owned()),
                     ("experiment", v) => e.experiment = Some(v.to_owned()),
+                    ("segment", v) => e.segment = Some(v.to_owned()),
                     ("field", v) => e.field = Some(v.to_owned()),
                     other => panic!("bad key {other:?}"),
                 }
@@ -115,19 +118,21 @@ fn every_invalid_fixture_reports_its_problems_exactly() {
                     && (p.line, p.column) == (e.line, e.column)
                     && p.flag == e.flag
                     && p.experiment == e.experiment
+                    && p.segment == e.segment
                     && p.field == e.field
                     && p.message.contains(&e.words)
                     && p.file == path.display().to_string()
             });
             if !found {
                 failures.push(format!(
-                    "{}: expected {:?} {}:{} flag={:?} experiment={:?} field={:?} ~ {:?}\n  got:\n{}",
+                    "{}: expected {:?} {}:{} flag={:?} experiment={:?} segment={:?} field={:?} ~ {:?}\n  got:\n{}",
                     path.file_name().unwrap().to_string_lossy(),
                     e.severity,
                     e.line,
                     e.column,
                     e.flag,
                     e.experiment,
+                    e.segment,
                     e.field,
                     e.words,
                     got.0.iter().map(|p| format!("    {p} [field={:?}]", p.field)).collect::<Vec<_>>().join("\n")
