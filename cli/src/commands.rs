@@ -135,10 +135,17 @@ pub fn eval(
     for name in names {
         let e = s.explain_name(&name, &ctx);
         match format {
-            Format::Json => println!(
-                "{}",
-                json!({"flag": name, "enabled": e.enabled, "reason": e.reason.as_str(), "generation": e.generation})
-            ),
+            Format::Json => {
+                let mut line = json!({"flag": name, "enabled": e.enabled, "reason": e.reason.as_str(), "generation": e.generation});
+                let detail = detail_text(&s, e.detail);
+                if !detail.is_empty() {
+                    line["detail"] = json!(detail);
+                }
+                if let Detail::Rule(i) = e.detail {
+                    line["rule"] = json!(i);
+                }
+                println!("{line}")
+            }
             Format::Text => println!(
                 "{name:<28} {:<5} {:<22} {:<10} {}",
                 if e.enabled { "on" } else { "off" },
@@ -169,6 +176,7 @@ pub fn diff(
                     .as_ref()
                     .map(|f| format!("features.{f}"))
                     .or_else(|| c.experiment.as_ref().map(|e| format!("experiments.{e}")))
+                    .or_else(|| c.segment.as_ref().map(|s| format!("segments.{s}")))
                     .unwrap_or_default(),
                 if c.field == "*" {
                     String::new()

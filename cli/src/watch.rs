@@ -107,6 +107,7 @@ fn describe(event: &Event, first: bool, flags: &Flags) -> (serde_json::Value, St
                     .flag
                     .clone()
                     .or_else(|| ch.experiment.clone())
+                    .or_else(|| ch.segment.clone())
                     .unwrap_or_default();
                 text.push_str(&format!(
                     "\n    {item}.{}: {} -> {}",

@@ -124,7 +124,12 @@ fn eval_prints_one_object_per_flag() {
         ])
         .arg(bundled()));
     assert_eq!(code, 0);
-    assert_eq!(lines.len(), 11);
+    assert_eq!(lines.len(), 12);
+    let rule = |l: &&serde_json::Value| l["flag"] == "block_prefetch";
+    assert_eq!(
+        *lines.iter().find(rule).unwrap(),
+        serde_json::json!({"flag": "block_prefetch", "enabled": true, "reason": "rule_match", "generation": 1, "detail": "rule 1", "rule": 1})
+    );
     let pv = lines
         .iter()
         .find(|l| l["flag"] == "parallel_validation")

@@ -113,13 +113,7 @@ type Want = (bool, Reason, Detail);
 
 /// Checks one flag for one context every way there is: explain (answer, reason, detail),
 /// reader and snapshot checks by name and by index.
-fn expect(
-    t: &FlagTable,
-    what: &str,
-    flag: &str,
-    c: &EvaluationContext,
-    want: Want,
-) {
+fn expect(t: &FlagTable, what: &str, flag: &str, c: &EvaluationContext, want: Want) {
     let reader = t.reader();
     let e = reader.explain_name(flag, c);
     assert_eq!(

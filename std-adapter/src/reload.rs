@@ -381,6 +381,7 @@ impl<const N: usize> Pipeline<N> {
             tracing::warn!("{w}");
         }
         let changes = diff::diff(&state.config, &valid.config);
+        let flags = diff::changed_flags(&changes, &state.config, &valid.config);
         let flags_loaded = valid.config.features.len();
         let generation = self.table.publish(valid.table);
         // Call-site caches re-evaluate from now on.
@@ -400,7 +401,7 @@ impl<const N: usize> Pipeline<N> {
             generation,
             sha256: digest,
             previous,
-            flags: diff::changed_flags(&changes),
+            flags,
             changes,
         })
     }
