@@ -8,7 +8,10 @@
 //! * plain: one `AtomicU64` acquire load;
 //! * rollout: that load, a wyhash of the node id and a compare against a threshold;
 //! * targets: a wyhash of the node id and a binary search in 100 sorted hashes;
-//! * condition + rollout: the rollout floor plus one more load and compare.
+//! * condition + rollout: the rollout floor plus one more load and compare;
+//! * rules, the third matching: a load, a wyhash of the node id, and what the three rules must
+//!   at least test: an environment mask (miss), a binary search in 100 sorted hashes (miss), an
+//!   environment mask and a binary search in another 100 (hit).
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,11 +26,12 @@ fn checks(c: &mut Criterion) {
     let reader = flags.reader();
     let s = reader.snapshot();
     let idx = |n: &str| s.index_of(n).unwrap();
-    let (half, targets, conditions, prereq) = (
+    let (half, targets, conditions, prereq, rules) = (
         idx("bench_half"),
         idx("bench_targets"),
         idx("bench_conditions"),
         idx("bench_prereq_a"),
+        idx("bench_rules"),
     );
     drop(s);
     let ctx = EvaluationContext::new("node-4711")
@@ -43,6 +47,8 @@ fn checks(c: &mut Criterion) {
         reader.explain(conditions, &ctx).reason,
         vexil::Reason::RolloutIncluded | vexil::Reason::RolloutExcluded
     ));
+    let third = reader.explain(rules, &ctx);
+    assert_eq!((third.enabled, third.detail), (true, vexil::Detail::Rule(2)));
 
     let word = AtomicU64::new(1);
     let second = AtomicU64::new(5_000);
@@ -52,6 +58,14 @@ fn checks(c: &mut Criterion) {
         .map(|i| wyhash::final3::wyhash(format!("validator-{i:03}").as_bytes(), 1, SECRET))
         .collect();
     sorted.sort_unstable();
+    let mut others: Vec<u64> = (0..100u64)
+        .map(|i| wyhash::final3::wyhash(format!("observer-{i:03}").as_bytes(), 1, SECRET))
+        .collect();
+    others.sort_unstable();
+    let mut with_node = sorted.clone();
+    with_node[99] = wyhash::final3::wyhash(node_id.as_bytes(), 1, SECRET);
+    with_node.sort_unstable();
+    let environment = 1u8 << 2;
 
     let mut g = c.benchmark_group("check");
     g.bench_function("floor_plain", |b| {
@@ -74,6 +88,17 @@ fn checks(c: &mut Criterion) {
             let salt = black_box(&word).load(Ordering::Acquire);
             black_box(&second).load(Ordering::Acquire) >= 1000
                 && wyhash::final3::wyhash(black_box(node_id.as_bytes()), salt, SECRET) < threshold
+        })
+    });
+    g.bench_function("floor_rules_third", |b| {
+        b.iter(|| {
+            let on = black_box(&word).load(Ordering::Acquire) != 0;
+            let h = wyhash::final3::wyhash(black_box(node_id.as_bytes()), 1, SECRET);
+            let env = black_box(environment);
+            on && env & 0b1000 == 0
+                && black_box(&others).binary_search(&h).is_err()
+                && env & 0b0100 != 0
+                && black_box(&with_node).binary_search(&h).is_ok()
         })
     });
 
@@ -132,6 +157,9 @@ fn checks(c: &mut Criterion) {
     g.bench_function("prerequisites_3_deep", |b| {
         b.iter(|| reader.check(black_box(prereq), black_box(&ctx)))
     });
+    g.bench_function("rules_third_match", |b| {
+        b.iter(|| reader.check(black_box(rules), black_box(&ctx)))
+    });
     g.bench_function("check_name", |b| {
         b.iter(|| reader.check_name(black_box("bench_half"), black_box(&ctx)))
     });
@@ -172,6 +200,10 @@ fn reload(c: &mut Criterion) {
     for (name, text) in [
         ("bundled", vexil_benches::bench_config_text()),
         ("generated_1000", vexil_benches::generated_config(1000)),
+        (
+            "rules_1000_flags_5_rules_20_segments",
+            vexil_benches::generated_rules_config(1000),
+        ),
     ] {
         let table: vexil_core::FlagTable = vexil_core::FlagTable::new(&[]);
         g.bench_function(format!("parse_validate_compile_publish/{name}"), |b| {
@@ -187,6 +219,16 @@ fn reload(c: &mut Criterion) {
             })
         });
     }
+    // Compilation alone (the parsed configuration in hand), for the compile target.
+    let rules = vexil::validate::parse_config(
+        &vexil_benches::generated_rules_config(1000),
+        "rules.toml",
+    )
+    .expect("parses");
+    let table: vexil_core::FlagTable = vexil_core::FlagTable::new(&[]);
+    g.bench_function("compile/rules_1000_flags_5_rules_20_segments", |b| {
+        b.iter(|| table.compile(black_box(&rules)).expect("compiles"))
+    });
     g.finish();
 }
 

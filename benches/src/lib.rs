@@ -13,6 +13,7 @@ use vexil_core::FlagTable;
 /// Benchmark flags appended to the bundled configuration.
 pub fn extra_flags() -> String {
     let ids: Vec<String> = (0..100).map(|i| format!("\"validator-{i:03}\"")).collect();
+    let other_ids: Vec<String> = (0..100).map(|i| format!("\"observer-{i:03}\"")).collect();
     format!(
         r#"
 [features.bench_half]
@@ -42,8 +43,24 @@ enabled = true
 requires = ["parallel_validation"]
 [features.bench_prereq_c.targets]
 environments = ["mainnet"]
+
+# Rules: the context (mainnet, node-4711) misses the first two and matches the third.
+[segments.bench_canaries]
+targets = {{ environments = ["canary"] }}
+[segments.bench_mainnet_nodes]
+targets = {{ environments = ["mainnet"], node_ids = [{}, "node-4711"] }}
+[features.bench_rules]
+enabled = true
+rollout_percentage = 5
+rules = [
+  {{ segments = ["bench_canaries"], serve = false }},
+  {{ targets = {{ node_ids = [{}] }}, serve = false }},
+  {{ segments = ["bench_mainnet_nodes"], serve = true }},
+]
 "#,
-        ids.join(", ")
+        ids.join(", "),
+        ids[..99].join(", "),
+        other_ids.join(", ")
     )
 }
 
@@ -94,6 +111,55 @@ pub fn generated_config(n: usize) -> String {
                     .as_str(),
             ),
         }
+    }
+    s
+}
+
+/// A configuration of `n` flags, each with five rules over 20 shared segments (environment
+/// lists, 20-id node lists, heights and custom constraints), a fallthrough rollout on every
+/// other flag: the compile target's input.
+pub fn generated_rules_config(n: usize) -> String {
+    let mut s = String::with_capacity(n * 600);
+    for k in 0..20 {
+        s.push_str(&format!("[segments.segment_{k:02}]\n"));
+        match k % 4 {
+            0 => s.push_str("targets = { environments = [\"canary\", \"testnet\"] }\n"),
+            1 => {
+                let ids: Vec<String> = (0..20).map(|i| format!("\"s{k}-n{i}\"")).collect();
+                s.push_str(&format!("targets = {{ node_ids = [{}] }}\n", ids.join(", ")));
+            }
+            2 => s.push_str(&format!("conditions = {{ chain_height = {} }}\n", 1000 * k)),
+            _ => s.push_str(
+                "conditions = { custom = [{ attribute = \"v\", operator = \"semver_gte\", value = \"1.2.3\" }] }\n",
+            ),
+        }
+    }
+    for i in 0..n {
+        s.push_str(&format!("[features.flag_{i:04}]\nenabled = true\n"));
+        if i % 2 == 0 {
+            s.push_str(&format!("rollout_percentage = {}\n", i % 100));
+        }
+        s.push_str("rules = [\n");
+        for r in 0..5 {
+            let (a, b) = ((i + r) % 20, (i * 7 + r) % 20);
+            match r {
+                0 => s.push_str(&format!("  {{ segments = [\"segment_{a:02}\"], serve = true }},\n")),
+                1 => s.push_str(&format!(
+                    "  {{ segments = [\"segment_{a:02}\", \"segment_{b:02}\"], rollout_percentage = {} }},\n",
+                    (i + r) % 100
+                )),
+                2 => s.push_str(&format!(
+                    "  {{ targets = {{ node_ids = [\"n{i}\", \"m{i}\"] }}, serve = false }},\n"
+                )),
+                3 => s.push_str(&format!(
+                    "  {{ segments = [\"segment_{b:02}\"], conditions = {{ sync_progress = 0.5 }}, serve = true }},\n"
+                )),
+                _ => s.push_str(&format!(
+                    "  {{ segments = [\"segment_{a:02}\"], targets = {{ environments = [\"mainnet\"] }}, rollout_percentage = 50 }},\n"
+                )),
+            }
+        }
+        s.push_str("]\n");
     }
     s
 }

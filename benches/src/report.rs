@@ -42,6 +42,7 @@ const PLAIN: &str = "floor_plain";
 const ROLLOUT: &str = "floor_rollout";
 const TARGETS: &str = "floor_targets";
 const CONDITION: &str = "floor_condition_rollout";
+const RULES: &str = "floor_rules_third";
 
 /// The `check` group's cases, in the order of BENCHMARKS.md.
 pub const CHECK_CASES: &[Case] = &[
@@ -94,6 +95,12 @@ pub const CHECK_CASES: &[Case] = &[
         "prerequisites_3_deep",
         "prerequisites three deep",
         CONDITION,
+        Some(2.0),
+    ),
+    case(
+        "rules_third_match",
+        "rules: the third matches (a segment of an environment and 100 node ids)",
+        RULES,
         Some(2.0),
     ),
     case(
