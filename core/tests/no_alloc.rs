@@ -1,6 +1,6 @@
 //! The hot path allocates nothing: `check`, `check_name`, `explain` (through a reader and a
-//! snapshot, on plain, rollout and complex flags, and across a publication) are run under a
-//! counting global allocator.
+//! snapshot, on plain, rollout and complex flags, flags with rules, and across a publication)
+//! are run under a counting global allocator.
 
 mod common;
 
@@ -8,7 +8,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::net::IpAddr;
 
-use vexil_core::{Environment, EvaluationContext, FlagTable};
+use vexil_core::{Detail, Environment, Evaluation, EvaluationContext, FlagTable, Reason};
 
 struct Counting;
 
@@ -61,9 +61,48 @@ ip_ranges = ["10.0.0.0/8", "2001:db8::/32"]
 environments = ["mainnet"]
 "#;
 
+/// Flags with rules. The segment's node list has 100 ids (the context's among them), so its
+/// set is a real one, not a short list.
+fn ruled() -> String {
+    let mut nodes: Vec<String> = (0..99).map(|i| format!("\"node-{i:03}\"")).collect();
+    nodes.push("\"node-a-rather-long-node-identifier-0001\"".to_owned());
+    format!(
+        r#"
+[segments.alloc_early]
+targets = {{ environments = ["mainnet", "canary"], node_ids = [{}] }}
+
+# Rules 0 and 1 miss; rule 2 (the segment and a condition) matches and serves true.
+[features.rule_third]
+enabled = true
+rollout_percentage = 0
+rules = [
+  {{ targets = {{ validator_keys = ["0xdef"] }}, serve = false }},
+  {{ segments = ["canaries"], serve = false }},
+  {{ segments = ["alloc_early"], conditions = {{ chain_height = 1000 }}, serve = true }},
+]
+
+# A rule's rollout.
+[features.rule_split]
+enabled = true
+rollout_percentage = 50
+rules = [{{ segments = ["alloc_early"], rollout_percentage = 50 }}]
+
+# No rule matches (the second's segment does, its own node list does not): the fallthrough.
+[features.rule_fallthrough]
+enabled = true
+rollout_percentage = 50
+rules = [
+  {{ targets = {{ environments = ["testnet"] }}, serve = true }},
+  {{ segments = ["alloc_early"], targets = {{ node_ids = ["node-2"] }}, serve = true }},
+]
+"#,
+        nodes.join(", ")
+    )
+}
+
 #[test]
 fn checks_do_not_allocate() {
-    let text = format!("{}\n{EXTRA}", common::bundled());
+    let text = format!("{}\n{EXTRA}\n{}", common::bundled(), ruled());
     let table: FlagTable = FlagTable::new(&["parallel_validation", "semver_gate", "missing"]);
     common::publish(&table, &text);
     let names: Vec<String> = table
@@ -83,6 +122,11 @@ fn checks_do_not_allocate() {
     ctx.set_now_micros(common::micros("2025-01-01T00:00:00Z"));
 
     let reader = table.reader();
+    let snapshot = table.snapshot();
+    let ruled =
+        ["rule_third", "rule_split", "rule_fallthrough"].map(|n| snapshot.index_of(n).unwrap());
+    // Three rounds of three explains, pushed without growing.
+    let mut rules: Vec<Evaluation> = Vec::with_capacity(9);
     let mut on = 0;
     let ((), count) = allocations(|| {
         for round in 0..3 {
@@ -98,6 +142,16 @@ fn checks_do_not_allocate() {
                 on += usize::from(s.variant("compact_relay_ab", &ctx).is_some());
             }
             on += reader.check_name("no_such_flag", &ctx) as usize;
+            for &i in &ruled {
+                on += reader.check(i, &ctx) as usize;
+                let e = reader.explain(i, &ctx);
+                assert_eq!(
+                    snapshot.explain(i, &ctx),
+                    e,
+                    "round {round}: snapshot and reader"
+                );
+                rules.push(e);
+            }
             assert!(
                 reader.check(1usize, &ctx),
                 "round {round}: the complex flag is on"
@@ -106,6 +160,26 @@ fn checks_do_not_allocate() {
     });
     assert_eq!(count, 0, "the hot path allocated {count} times");
     assert!(on > 0);
+    // The counted section took the rule paths: a third rule's match, a rule's rollout, the
+    // fallthrough after two rules.
+    let reasons: Vec<(Reason, Detail)> = rules.iter().map(|e| (e.reason, e.detail)).collect();
+    let fallthrough = if rules[2].enabled {
+        Reason::RolloutIncluded
+    } else {
+        Reason::RolloutExcluded
+    };
+    assert_eq!(
+        reasons[..3],
+        [
+            (Reason::RuleMatch, Detail::Rule(2)),
+            (Reason::RuleSplit, Detail::Rule(0)),
+            (fallthrough, Detail::None),
+        ]
+    );
+    assert!(rules[0].enabled, "rule 2 serves true");
+    assert_eq!(rules[3..6], rules[..3], "every round answers the same");
+    assert_eq!(rules[6..], rules[..3], "every round answers the same");
+    drop(snapshot);
 
     // A publication between checks: the reader re-pins out of line, still without allocating.
     let mut flipped = text.replace(
