@@ -48,7 +48,10 @@ fn checks(c: &mut Criterion) {
         vexil::Reason::RolloutIncluded | vexil::Reason::RolloutExcluded
     ));
     let third = reader.explain(rules, &ctx);
-    assert_eq!((third.enabled, third.detail), (true, vexil::Detail::Rule(2)));
+    assert_eq!(
+        (third.enabled, third.detail),
+        (true, vexil::Detail::Rule(2))
+    );
 
     let word = AtomicU64::new(1);
     let second = AtomicU64::new(5_000);
@@ -220,11 +223,9 @@ fn reload(c: &mut Criterion) {
         });
     }
     // Compilation alone (the parsed configuration in hand), for the compile target.
-    let rules = vexil::validate::parse_config(
-        &vexil_benches::generated_rules_config(1000),
-        "rules.toml",
-    )
-    .expect("parses");
+    let rules =
+        vexil::validate::parse_config(&vexil_benches::generated_rules_config(1000), "rules.toml")
+            .expect("parses");
     let table: vexil_core::FlagTable = vexil_core::FlagTable::new(&[]);
     g.bench_function("compile/rules_1000_flags_5_rules_20_segments", |b| {
         b.iter(|| table.compile(black_box(&rules)).expect("compiles"))

@@ -24,7 +24,10 @@ unsafe impl GlobalAlloc for Counting {
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE.fetch_add(new_size as isize - layout.size() as isize, Ordering::Relaxed);
+        LIVE.fetch_add(
+            new_size as isize - layout.size() as isize,
+            Ordering::Relaxed,
+        );
         // SAFETY: the caller's contract for `realloc` is passed on unchanged.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -41,7 +44,10 @@ fn main() {
     println!("|---|---:|---:|");
     for (name, text) in [
         ("bundled + bench flags", vexil_benches::bench_config_text()),
-        ("1,000 flags of every kind", vexil_benches::generated_config(1000)),
+        (
+            "1,000 flags of every kind",
+            vexil_benches::generated_config(1000),
+        ),
         (
             "1,000 flags x 5 rules over 20 segments",
             vexil_benches::generated_rules_config(1000),
@@ -49,8 +55,8 @@ fn main() {
     ] {
         let config = vexil::validate::parse_config(&text, "memory.toml").expect("parses");
         let before = LIVE.load(Ordering::Relaxed);
-        let compiled = vexil_core::compile::<{ vexil::DEFAULT_CAPACITY }>(&config, &[])
-            .expect("compiles");
+        let compiled =
+            vexil_core::compile::<{ vexil::DEFAULT_CAPACITY }>(&config, &[]).expect("compiles");
         let held = LIVE.load(Ordering::Relaxed) - before;
         println!(
             "| {name} | {} | {:.1} KiB |",

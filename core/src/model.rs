@@ -31,6 +31,31 @@ pub struct Config {
     pub experiments: BTreeMap<String, Experiment>,
 }
 
+impl Config {
+    /// Every instant at which an answer may change with time alone: the `after` and `before`
+    /// of every flag's, rule's and segment's conditions, and every experiment's start and end.
+    pub fn instants(&self) -> impl Iterator<Item = Timestamp> + '_ {
+        let window = |c: Option<&Conditions>| c.map_or([None, None], |c| [c.after, c.before]);
+        let flags = self.features.values().flat_map(move |f| {
+            let own = window(f.conditions.as_ref());
+            let rules = f
+                .rules
+                .iter()
+                .flat_map(move |r| window(r.conditions.as_ref()));
+            own.into_iter().chain(rules)
+        });
+        let segments = self
+            .segments
+            .values()
+            .flat_map(move |s| window(s.conditions.as_ref()));
+        let experiments = self
+            .experiments
+            .values()
+            .flat_map(|e| [Some(e.start_time), e.end_time]);
+        flags.chain(segments).chain(experiments).flatten()
+    }
+}
+
 /// One flag (`[features.NAME]`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]

@@ -142,19 +142,9 @@ fn time_boundaries(flags: &'static Flags, events: std::sync::mpsc::Receiver<Even
 
 /// The earliest instant after `now` at which some answer may change with time alone.
 fn next_instant(flags: &Flags, now: i64) -> Option<i64> {
-    let config = flags.config();
-    let conditions = config
-        .features
-        .values()
-        .filter_map(|f| f.conditions.as_ref())
-        .flat_map(|c| [c.after, c.before]);
-    let experiments = config
-        .experiments
-        .values()
-        .flat_map(|e| [Some(e.start_time), e.end_time]);
-    conditions
-        .chain(experiments)
-        .flatten()
+    flags
+        .config()
+        .instants()
         .map(|t| t.unix_micros())
         .filter(|&t| t > now)
         .min()
