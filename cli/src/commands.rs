@@ -170,22 +170,7 @@ pub fn diff(
     for c in &changes {
         match format {
             Format::Json => println!("{}", serde_json::to_string(c).expect("changes serialize")),
-            Format::Text => println!(
-                "{}{}: {} -> {}",
-                c.flag
-                    .as_ref()
-                    .map(|f| format!("features.{f}"))
-                    .or_else(|| c.experiment.as_ref().map(|e| format!("experiments.{e}")))
-                    .or_else(|| c.segment.as_ref().map(|s| format!("segments.{s}")))
-                    .unwrap_or_default(),
-                if c.field == "*" {
-                    String::new()
-                } else {
-                    format!(".{}", c.field)
-                },
-                c.old,
-                c.new
-            ),
+            Format::Text => println!("{}: {} -> {}", c.key_path(), c.old, c.new),
         }
     }
     if let Some(nodes) = nodes {

@@ -103,16 +103,7 @@ fn describe(event: &Event, first: bool, flags: &Flags) -> (serde_json::Value, St
                 c.changes.len()
             );
             for ch in &c.changes {
-                let item = ch
-                    .flag
-                    .clone()
-                    .or_else(|| ch.experiment.clone())
-                    .or_else(|| ch.segment.clone())
-                    .unwrap_or_default();
-                text.push_str(&format!(
-                    "\n    {item}.{}: {} -> {}",
-                    ch.field, ch.old, ch.new
-                ));
+                text.push_str(&format!("\n    {}: {} -> {}", ch.key_path(), ch.old, ch.new));
             }
             (
                 json!({"event": "applied", "generation": c.generation, "sha256": c.sha256.to_string(), "changes": c.changes}),

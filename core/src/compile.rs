@@ -491,12 +491,14 @@ fn compile_segments<'c>(
     let mut index = BTreeMap::new();
     for (name, segment) in &config.segments {
         let scope = Scope::Segment(name.clone());
-        if segment.targets.is_none() && segment.conditions.is_none() {
+        if segment.targets.as_ref().is_none_or(Targets::is_empty)
+            && segment.conditions.as_ref().is_none_or(Conditions::is_empty)
+        {
             diags.error(
                 &scope,
                 FieldPath::new(),
-                "a segment needs `targets` or `conditions` (a rule without `segments` already \
-                 matches every context)"
+                "a segment needs a target list or a condition (a rule with no `segments`, \
+                 `targets` or `conditions` already matches every context)"
                     .to_owned(),
             );
         }

@@ -165,9 +165,11 @@ pub struct Rule {
 }
 
 impl Rule {
-    /// Whether the rule has no match part (it matches every context).
+    /// Whether the rule has no match part, or only empty tables (it matches every context).
     pub fn matches_everything(&self) -> bool {
-        self.segments.is_none() && self.targets.is_none() && self.conditions.is_none()
+        self.segments.is_none()
+            && self.targets.as_ref().is_none_or(Targets::is_empty)
+            && self.conditions.as_ref().is_none_or(Conditions::is_empty)
     }
 }
 
@@ -192,6 +194,17 @@ pub struct Conditions {
     /// Constraints on the context's custom attributes; all must hold.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub custom: Vec<CustomConstraint>,
+}
+
+impl Conditions {
+    /// Whether no condition is present (an empty `conditions = {}`).
+    pub fn is_empty(&self) -> bool {
+        self.after.is_none()
+            && self.before.is_none()
+            && self.chain_height.is_none()
+            && self.sync_progress.is_none()
+            && self.custom.is_empty()
+    }
 }
 
 /// One constraint on a custom attribute.
@@ -324,6 +337,16 @@ pub struct Targets {
     /// Environments.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environments: Option<Vec<Environment>>,
+}
+
+impl Targets {
+    /// Whether no target list is present (an empty `targets = {}`).
+    pub fn is_empty(&self) -> bool {
+        self.node_ids.is_none()
+            && self.validator_keys.is_none()
+            && self.ip_ranges.is_none()
+            && self.environments.is_none()
+    }
 }
 
 /// The environment a node runs in.

@@ -177,6 +177,11 @@ fn segment() -> impl Strategy<Value = Segment> {
             targets,
             conditions,
         })
+        // Empty tables are no part: such a segment is refused.
+        .prop_filter("a segment needs a target list or a condition", |s| {
+            !(s.targets.as_ref().is_none_or(Targets::is_empty)
+                && s.conditions.as_ref().is_none_or(Conditions::is_empty))
+        })
 }
 
 /// A rule naming some of `segments` (when there are any), with or without targets and

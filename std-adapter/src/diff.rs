@@ -37,6 +37,26 @@ pub struct FieldChange {
     pub updated_by: Option<String>,
 }
 
+impl FieldChange {
+    /// The changed key as written in the file: `features.NAME.FIELD`, `segments.NAME.FIELD`,
+    /// `experiments.NAME.FIELD`, or the item's own path for a whole item added or removed.
+    pub fn key_path(&self) -> String {
+        let item = [
+            ("features", &self.flag),
+            ("segments", &self.segment),
+            ("experiments", &self.experiment),
+        ]
+        .into_iter()
+        .find_map(|(section, name)| Some(format!("{section}.{}", name.as_ref()?)))
+        .unwrap_or_default();
+        if self.field == "*" {
+            item
+        } else {
+            format!("{item}.{}", self.field)
+        }
+    }
+}
+
 /// Every changed field between two configurations: flags, then segments, then experiments,
 /// each in name and field order.
 pub fn diff(old: &Config, new: &Config) -> Vec<FieldChange> {

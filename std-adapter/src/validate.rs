@@ -292,7 +292,9 @@ pub(crate) fn validate_digested<const N: usize>(
         Some(c) if !v.has_errors() => {
             let mut table = c.table;
             table.set_digest(*digest.as_bytes());
-            let warnings = v.problems;
+            let mut warnings = v.problems;
+            // In file order, as a rejected file's problems are.
+            warnings.sort_by_key(|p| (p.line, p.column));
             Ok(Validated {
                 config,
                 table,
@@ -635,6 +637,12 @@ impl Validator<'_> {
             .iter()
             .any(|(scope, part)| *scope == d.scope && d.field.starts_with(part.steps()))
         {
+            return;
+        }
+        // A segment left with neither part because its bad part was left out has been
+        // reported for that part.
+        let whole_segment = matches!(d.scope, Scope::Segment(_)) && d.field.is_empty();
+        if whole_segment && self.left_out.iter().any(|(scope, _)| *scope == d.scope) {
             return;
         }
         let (line, column) = match span_of(root, d) {
