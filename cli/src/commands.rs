@@ -49,6 +49,15 @@ fn load_or_report(path: &Path) -> Result<(FlagTable, Config), String> {
     load(path).map_err(|r| r.to_string())
 }
 
+/// The step of the evaluation order a reason belongs to: a rollout's two sides are one step.
+fn step_name(reason: vexil::Reason) -> &'static str {
+    match reason {
+        vexil::Reason::RolloutIncluded | vexil::Reason::RolloutExcluded => "rollout",
+        vexil::Reason::RuleMatch | vexil::Reason::RuleSplit => "rule",
+        other => other.as_str(),
+    }
+}
+
 /// What decided, for people.
 pub fn detail_text(s: &Snapshot<'_>, d: Detail) -> String {
     match d {
@@ -236,8 +245,18 @@ pub fn rollout(
         return Err(format!("{}: no flag `{flag}`", file.display()));
     }
     let mut enabled = Vec::new();
+    // What decided, with how many nodes it decided for and how many of them it turned on: a
+    // flag with rules shows each rule's share.
+    let mut decided: std::collections::BTreeMap<(String, String), (usize, usize)> =
+        std::collections::BTreeMap::new();
     for node in &nodes {
-        if s.check_name(flag, &ctx.build(Some(node))?) {
+        let e = s.explain_name(flag, &ctx.build(Some(node))?);
+        let step = decided
+            .entry((step_name(e.reason).to_owned(), detail_text(&s, e.detail)))
+            .or_default();
+        step.0 += 1;
+        if e.enabled {
+            step.1 += 1;
             enabled.push(node.clone());
         }
     }
@@ -247,10 +266,18 @@ pub fn rollout(
         enabled.len() as f64 / nodes.len() as f64
     };
     match format {
-        Format::Json => println!(
-            "{}",
-            json!({"flag": flag, "total": nodes.len(), "enabled": enabled.len(), "share": share, "nodes": enabled})
-        ),
+        Format::Json => {
+            let decided: Vec<Value> = decided
+                .iter()
+                .map(|((step, detail), (total, on))| {
+                    json!({"step": step, "detail": detail, "nodes": total, "enabled": on})
+                })
+                .collect();
+            println!(
+                "{}",
+                json!({"flag": flag, "total": nodes.len(), "enabled": enabled.len(), "share": share, "decided": decided, "nodes": enabled})
+            )
+        }
         Format::Text => {
             println!(
                 "{flag}: {} of {} nodes ({:.2}%)\n{}",
@@ -259,6 +286,16 @@ pub fn rollout(
                 share * 100.0,
                 bar(share, 50)
             );
+            if decided.len() > 1 || decided.keys().any(|(_, detail)| !detail.is_empty()) {
+                for ((step, detail), (total, on)) in &decided {
+                    let what = match (step.as_str(), detail.is_empty()) {
+                        (_, true) => step.clone(),
+                        ("rule", false) => detail.clone(),
+                        (_, false) => format!("{step} ({detail})"),
+                    };
+                    println!("  {what:<32} {total:>7} nodes, {on:>7} on");
+                }
+            }
             let shown: Vec<&str> = enabled.iter().take(20).map(String::as_str).collect();
             let more = enabled.len().saturating_sub(shown.len());
             println!(

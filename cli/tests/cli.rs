@@ -704,3 +704,37 @@ fn watch_reports_audit_failures_and_recoveries() {
     BufReader::new(stderr).read_to_string(&mut err).unwrap();
     assert!(err.contains("audit write failed"), "stderr: {err}");
 }
+
+#[test]
+fn rollout_shows_what_decided_rule_by_rule() {
+    let rollout = |args: &[&str]| {
+        let (code, lines, err) = run(vexil()
+            .args(["rollout", "--flag", "block_prefetch", "--format", "json"])
+            .args(args)
+            .arg(bundled()));
+        assert_eq!(code, 0, "{err}");
+        lines.into_iter().next().unwrap()
+    };
+    // On the canaries, rule 0 turns canary-13 off and rule 1 turns the others on.
+    let dir = tempfile::tempdir().unwrap();
+    let nodes = write(dir.path(), "nodes.txt", "canary-1\ncanary-13\ncanary-2\n");
+    let canaries = rollout(&["--env", "canary", "--nodes", nodes.to_str().unwrap()]);
+    assert_eq!(canaries["enabled"], 2);
+    assert_eq!(
+        canaries["decided"],
+        serde_json::json!([
+            {"step": "rule", "detail": "rule 0", "nodes": 1, "enabled": 0},
+            {"step": "rule", "detail": "rule 1", "nodes": 2, "enabled": 2},
+        ])
+    );
+    // Elsewhere no rule matches: the fallthrough's 5 % decides, within 4 sigma of 100 of 2,000.
+    let mainnet = rollout(&["--env", "mainnet", "--simulate", "2000"]);
+    let decided = mainnet["decided"].as_array().unwrap();
+    assert_eq!(decided.len(), 1, "{decided:?}");
+    assert_eq!(decided[0]["step"], "rollout");
+    assert_eq!(decided[0]["nodes"], 2000);
+    let on = decided[0]["enabled"].as_f64().unwrap();
+    let sigma = (2000.0f64 * 0.05 * 0.95).sqrt();
+    assert!((on - 100.0).abs() <= 4.0 * sigma, "{on} of 2000 at 5 %");
+    assert_eq!(mainnet["enabled"], decided[0]["enabled"]);
+}

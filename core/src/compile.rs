@@ -471,11 +471,13 @@ fn compile_audience(
     base: FieldPath,
     diags: &mut Diagnostics,
 ) -> Audience {
+    let conditions: CompiledConditions = conditions
+        .map(|c| compile_conditions(c, scope, base.clone().key("conditions"), diags))
+        .unwrap_or_default();
     Audience {
         name: String::new(),
-        conditions: conditions
-            .map(|c| compile_conditions(c, scope, base.clone().key("conditions"), diags))
-            .unwrap_or_default(),
+        has_conditions: !conditions.is_empty(),
+        conditions,
         targets: targets
             .map(|t| compile_targets(t, scope, base.key("targets"), diags))
             .unwrap_or_default(),

@@ -359,6 +359,8 @@ pub(crate) struct Audience {
     pub(crate) name: String,
     pub(crate) conditions: CompiledConditions,
     pub(crate) targets: CompiledTargets,
+    /// Whether any condition is present.
+    pub(crate) has_conditions: bool,
 }
 
 impl Audience {

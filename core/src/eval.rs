@@ -371,10 +371,24 @@ impl ExperimentData {
 }
 
 impl Audience {
-    /// Whether every target list and condition present holds.
+    /// Whether every target list and condition present holds. Only the answer matters (no
+    /// reason names a rule's failing part), so the lists are tested cheapest first, straight
+    /// through, and conditions only when there are any.
+    #[inline]
     fn matches(&self, ctx: &EvaluationContext, now: Option<i64>) -> bool {
-        failing_target(&self.targets, ctx).is_none()
-            && failing_condition(&self.conditions, ctx, now).is_none()
+        let t = &self.targets;
+        t.environments
+            .is_none_or(|mask| environment_matches(mask, ctx))
+            && t.node_ids
+                .as_ref()
+                .is_none_or(|ids| ids.contains(ctx.node_key(), ctx.node_id()))
+            && t.validator_keys.as_ref().is_none_or(|keys| {
+                keys.contains(ctx.validator_key_hash(), ctx.validator_key().unwrap_or(""))
+            })
+            && t.ip_ranges
+                .as_ref()
+                .is_none_or(|ips| ctx.ip_address().is_some_and(|ip| ips.contains(ip)))
+            && (!self.has_conditions || failing_condition(&self.conditions, ctx, now).is_none())
     }
 }
 
