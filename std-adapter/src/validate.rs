@@ -442,6 +442,11 @@ impl Validator<'_> {
             let names: Vec<&str> = keys.iter().map(|k| k.get_ref().as_ref()).collect();
             for p in check_names(kind, &names) {
                 let (key, name) = (keys[p.index], names[p.index]);
+                // Segments become no identifier: only the naming rule applies to them, not
+                // the clash of two names on one identifier.
+                if kind == "segment" && vexil_build::identifier(name).is_ok() {
+                    continue;
+                }
                 // The core compiler reports an empty flag name.
                 if kind == "flag" && name.is_empty() {
                     continue;
@@ -592,7 +597,14 @@ impl Validator<'_> {
             };
             let item = repaired.get_or_insert_with(|| original.clone());
             let span = e.span().unwrap_or_else(|| item.span());
-            let path = field_at(item, span.start);
+            // An error spanning the whole item (a missing field of the flag itself) is the
+            // item's, even where the item's first key is a sub-table that starts where the
+            // item does (`[features.a.conditions]` with no `[features.a]`).
+            let path = if span == item.span() {
+                FieldPath::new()
+            } else {
+                field_at(item, span.start)
+            };
             let message = e.message().trim_end().to_owned();
             if let Some(missing) = missing_field(&message).map(str::to_owned) {
                 let field = path.clone().key(missing.clone());
