@@ -3,9 +3,38 @@
 //! error in the input (invalid, different, broken), 2 a usage error (a bad option, or a bad
 //! `--context` file).
 
+/// `println!` for this binary: a line to standard output, and a quiet exit when the reader has
+/// gone (`vexil validate ... | head`), where std's `println!` panics on the broken pipe.
+macro_rules! println {
+    () => {
+        $crate::print_line(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        $crate::print_line(format_args!($($arg)*))
+    };
+}
+
 mod commands;
 mod context;
 mod watch;
+
+/// Writes one line to standard output; exits with status 0 if nobody reads it any more.
+fn print_line(args: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let written = out
+        .write_fmt(args)
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush());
+    match written {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(e) => {
+            eprintln!("vexil: cannot write to standard output: {e}");
+            std::process::exit(1)
+        }
+    }
+}
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -738,3 +738,28 @@ fn rollout_shows_what_decided_rule_by_rule() {
     assert!((on - 100.0).abs() <= 4.0 * sigma, "{on} of 2000 at 5 %");
     assert_eq!(mainnet["enabled"], decided[0]["enabled"]);
 }
+
+#[test]
+fn a_reader_that_goes_away_ends_the_output_quietly() {
+    // Megabytes of output (every node of a simulated fleet), and nobody reading it: the pipe
+    // breaks on the first write past its buffer whenever the reader goes.
+    let mut child = vexil()
+        .args([
+            "rollout",
+            "--flag",
+            "parallel_validation",
+            "--simulate",
+            "300000",
+        ])
+        .args(["--format", "json"])
+        .arg(bundled())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(out.status.code(), Some(0), "{err}");
+}
