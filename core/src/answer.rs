@@ -164,6 +164,7 @@ pub struct Evaluation {
 
 /// A flag's value, borrowed from the snapshot that resolved it (nothing is allocated).
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum Value<'a> {
     /// A boolean flag's value.
     Bool(bool),

@@ -209,6 +209,7 @@ fn expect(
         Value::Float(_) => Value::Float(s.float(i, c, f64::NAN).value),
         Value::String(_) => Value::String(s.string(i, c, "default").value),
         Value::Json(_) => Value::Json(s.json(i, c, "default").value),
+        _ => unreachable!("the types under test"),
     };
     assert_eq!(got, want.1, "{what}: typed accessor");
 }
