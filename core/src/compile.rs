@@ -360,7 +360,9 @@ fn resolve_static_prerequisites(flags: &mut [FlagData]) {
 fn kind_of(f: &FlagData) -> Kind {
     if !f.defined {
         Kind::Unknown
-    } else if !f.enabled {
+    } else if !f.enabled && f.flag_type == FlagType::Boolean {
+        // A disabled typed flag is `Complex` (below): its explanation names its off variant,
+        // which the kind alone does not know.
         Kind::Disabled
     } else if f.requires.is_empty()
         && !f.has_conditions

@@ -191,45 +191,35 @@ impl<const N: usize> Table<N> {
     }
 
     /// The check with its reason and detail. Like the check, the slot answers every kind but
-    /// `Complex` without the full evaluation (typed flags are `Complex` unless disabled, so
-    /// the other kinds' variant is their answer).
+    /// `Complex` without the full evaluation. Only boolean flags have the other kinds (a typed
+    /// flag is `Complex`, even disabled), so their variant is their answer: 1 on, 0 off.
     #[inline]
     pub(crate) fn explain(&self, slot: usize, ctx: &EvaluationContext) -> Evaluation {
         let (enabled, variant, reason, detail) = match self.kind(slot).zip(self.slots.get(slot)) {
-            Some((Kind::Complex, _)) => self.decide(slot, ctx),
-            kind => {
-                let (enabled, reason, detail) = match kind {
-                    None | Some((Kind::Unknown, _)) => (false, Reason::UnknownFlag, Detail::None),
-                    Some((Kind::Disabled, _)) => (false, Reason::Disabled, Detail::None),
-                    Some((Kind::Enabled, _)) => (true, Reason::Enabled, Detail::None),
-                    Some((Kind::Full, _)) => (true, Reason::RolloutIncluded, Detail::None),
-                    Some((Kind::Rollout, s)) => {
-                        if rollout_includes(ctx.node_key(), s.salt(), s.threshold()) {
-                            (true, Reason::RolloutIncluded, Detail::None)
-                        } else {
-                            (false, Reason::RolloutExcluded, Detail::None)
-                        }
-                    }
-                    Some((Kind::NodeTargets, s)) => {
-                        if self.node_targets_match(s, slot, ctx) {
-                            (true, Reason::Enabled, Detail::None)
-                        } else {
-                            (
-                                false,
-                                Reason::TargetMismatch,
-                                Detail::Target(TargetKind::NodeIds),
-                            )
-                        }
-                    }
-                    Some((Kind::Complex, _)) => unreachable!("decided above"),
-                };
-                // A disabled typed flag serves its off variant.
-                let variant = match reason {
-                    Reason::Disabled => self.flags.get(slot).map_or(0, |f| f.off),
-                    _ => u32::from(enabled),
-                };
-                (enabled, variant, reason, detail)
+            None | Some((Kind::Unknown, _)) => (false, 0, Reason::UnknownFlag, Detail::None),
+            Some((Kind::Disabled, _)) => (false, 0, Reason::Disabled, Detail::None),
+            Some((Kind::Enabled, _)) => (true, 1, Reason::Enabled, Detail::None),
+            Some((Kind::Full, _)) => (true, 1, Reason::RolloutIncluded, Detail::None),
+            Some((Kind::Rollout, s)) => {
+                if rollout_includes(ctx.node_key(), s.salt(), s.threshold()) {
+                    (true, 1, Reason::RolloutIncluded, Detail::None)
+                } else {
+                    (false, 0, Reason::RolloutExcluded, Detail::None)
+                }
             }
+            Some((Kind::NodeTargets, s)) => {
+                if self.node_targets_match(s, slot, ctx) {
+                    (true, 1, Reason::Enabled, Detail::None)
+                } else {
+                    (
+                        false,
+                        0,
+                        Reason::TargetMismatch,
+                        Detail::Target(TargetKind::NodeIds),
+                    )
+                }
+            }
+            Some((Kind::Complex, _)) => self.decide(slot, ctx),
         };
         Evaluation {
             enabled,
