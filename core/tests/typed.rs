@@ -438,3 +438,42 @@ rules = [ { split = [ { variant = "many", percentage = 12.5 }, { variant = "few"
         assert_eq!(r.evaluation.reason, Reason::RuleSplit);
     }
 }
+
+#[test]
+fn typed_configs_survive_serialize_then_parse_and_values_read_as_written() {
+    use vexil_core::model::{Config, FlagType, ServeValue, VariantValue};
+    let original = common::config(&config());
+    let text = toml::to_string(&original).unwrap();
+    let again: Config = toml::from_str(&text).unwrap();
+    assert_eq!(original, again, "{text}");
+    let json = serde_json::to_string(&original).unwrap();
+    let again: Config = serde_json::from_str(&json).unwrap();
+    assert_eq!(original, again, "{json}");
+
+    let f = &original.features["integer_ruled"];
+    assert_eq!(f.flag_type, Some(FlagType::Integer));
+    assert_eq!(f.variants["alpha"], VariantValue::Integer(-7));
+    assert_eq!(
+        f.rules[0].serve,
+        Some(ServeValue::Variant("alpha".to_owned()))
+    );
+    assert_eq!(
+        original.features["boolean_ruled"].rules[0].serve,
+        Some(true.into())
+    );
+
+    // A TOML date-time in a json variant is its text; an integer above i64::MAX is refused.
+    let c = common::config(
+        "[features.j]\nenabled = true\ntype = \"json\"\n\
+         variants = { at = 2024-01-01T00:00:00Z, list = [2024-01-02T00:00:00Z] }\n\
+         on_variant = \"at\"\noff_variant = \"list\"\n",
+    );
+    let table = common::table(&toml::to_string(&c).unwrap());
+    let s = table.snapshot();
+    let e = EvaluationContext::new("n");
+    assert_eq!(s.json(0usize, &e, "").value, r#""2024-01-01T00:00:00Z""#);
+    let too_big = "[features.b]\nenabled = true\ntype = \"integer\"\n\
+                   variants = { huge = 9223372036854775808 }\n";
+    let err = toml::from_str::<Config>(too_big).unwrap_err().to_string();
+    assert!(err.contains("above 9223372036854775807"), "{err}");
+}
