@@ -580,7 +580,7 @@ fn compile_variants(
     if flag.variants.is_empty() {
         diags.error(
             scope,
-            keys(&["type"]),
+            keys(&["variants"]),
             format!(
                 "{} flag needs `variants`, a table of variant names and values",
                 t.with_article()
