@@ -844,7 +844,8 @@ fn compile_serve(
         upper = upper.saturating_add(ppm).min(SCALE);
         out.push((upper, variant.unwrap_or(0)));
     }
-    if (total - 100.0).abs() > 1e-9 {
+    // A range rather than `f64::abs`, which `core` may lack at the crate's minimum Rust.
+    if !(100.0 - 1e-9..=100.0 + 1e-9).contains(&total) {
         let message = format!("the shares of `{field}` sum to {total}, not 100");
         diags.error(scope, field, message);
     }
