@@ -477,3 +477,37 @@ fn typed_configs_survive_serialize_then_parse_and_values_read_as_written() {
     let err = toml::from_str::<Config>(too_big).unwrap_err().to_string();
     assert!(err.contains("above 9223372036854775807"), "{err}");
 }
+
+#[test]
+fn check_is_the_variant_not_being_off_for_every_flag_and_context() {
+    let table = common::table(&config());
+    let s = table.snapshot();
+    let reader = table.reader();
+    let envs = [
+        Environment::Mainnet,
+        Environment::Testnet,
+        Environment::Canary,
+        Environment::Development,
+    ];
+    for i in 0..400 {
+        let mut c = ctx(&format!("node-{i}"), envs[i % 4]).with_chain_height(99 + (i % 3) as u64);
+        if i % 5 == 0 {
+            c.set_now_micros(common::micros("2025-01-01T00:00:00Z"));
+        }
+        for (flag, name, _) in s.flags() {
+            let e = s.explain(flag, &c);
+            let r = s.value(flag, &c);
+            // Typed flags' off variant is `beta`, index 1; a boolean flag's is `false`, 0.
+            let typed = TYPES[1..].iter().any(|t| name.starts_with(t.name));
+            let off = u32::from(typed);
+            assert_eq!(e, r.evaluation, "{name}");
+            assert_eq!(e.enabled, e.variant != off, "{name}: on is not off");
+            assert_eq!(s.check(flag, &c), e.enabled, "{name}: snapshot check");
+            assert_eq!(reader.check(flag, &c), e.enabled, "{name}: reader check");
+            if !typed {
+                assert_eq!(e.variant, u32::from(e.enabled), "{name}: boolean variant");
+                assert_eq!(r.value, Value::Bool(e.enabled), "{name}: boolean value");
+            }
+        }
+    }
+}
