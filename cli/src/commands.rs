@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use serde_json::{json, Value};
 use vexil::model::Config;
 use vexil::validate::{self, Limits, Problem, Rejected};
-use vexil::{Detail, EvaluationContext, Snapshot, DEFAULT_CAPACITY};
+use vexil::{Detail, EvaluationContext, Snapshot, Value as FlagValue, DEFAULT_CAPACITY};
 use vexil_core::FlagTable;
 
 use crate::context::{read_nodes, ContextArgs};
@@ -122,6 +122,18 @@ pub fn validate(
     Ok(ExitCode::from(u8::from(invalid)))
 }
 
+/// A resolved value as JSON: a json flag's text as the value it spells.
+fn value_json(value: FlagValue<'_>) -> Value {
+    match value {
+        FlagValue::Bool(b) => json!(b),
+        FlagValue::Integer(i) => json!(i),
+        FlagValue::Float(x) => json!(x),
+        FlagValue::String(s) => json!(s),
+        FlagValue::Json(text) => serde_json::from_str(text).unwrap_or_else(|_| json!(text)),
+        _ => Value::Null,
+    }
+}
+
 pub fn eval(
     file: &Path,
     flag: Option<&str>,
@@ -137,15 +149,16 @@ pub fn eval(
     };
     if format == Format::Text {
         println!(
-            "{:<28} {:<5} {:<22} {:<10} detail",
-            "flag", "state", "reason", "generation"
+            "{:<28} {:<5} {:<22} {:<10} {:<12} detail",
+            "flag", "state", "reason", "generation", "variant"
         );
     }
     for name in names {
-        let e = s.explain_name(&name, &ctx);
+        let r = s.value_name(&name, &ctx);
+        let e = r.evaluation;
         match format {
             Format::Json => {
-                let mut line = json!({"flag": name, "enabled": e.enabled, "reason": e.reason.as_str(), "generation": e.generation});
+                let mut line = json!({"flag": name, "enabled": e.enabled, "reason": e.reason.as_str(), "generation": e.generation, "variant": r.variant, "value": value_json(r.value)});
                 let detail = detail_text(&s, e.detail);
                 if !detail.is_empty() {
                     line["detail"] = json!(detail);
@@ -156,10 +169,11 @@ pub fn eval(
                 println!("{line}")
             }
             Format::Text => println!(
-                "{name:<28} {:<5} {:<22} {:<10} {}",
+                "{name:<28} {:<5} {:<22} {:<10} {:<12} {}",
                 if e.enabled { "on" } else { "off" },
                 e.reason.as_str(),
                 e.generation,
+                r.variant,
                 detail_text(&s, e.detail)
             ),
         }

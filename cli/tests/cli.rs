@@ -124,11 +124,11 @@ fn eval_prints_one_object_per_flag() {
         ])
         .arg(bundled()));
     assert_eq!(code, 0);
-    assert_eq!(lines.len(), 12);
+    assert_eq!(lines.len(), 13);
     let rule = |l: &&serde_json::Value| l["flag"] == "block_prefetch";
     assert_eq!(
         *lines.iter().find(rule).unwrap(),
-        serde_json::json!({"flag": "block_prefetch", "enabled": true, "reason": "rule_match", "generation": 1, "detail": "rule 1", "rule": 1})
+        serde_json::json!({"flag": "block_prefetch", "enabled": true, "reason": "rule_match", "generation": 1, "variant": "true", "value": true, "detail": "rule 1", "rule": 1})
     );
     let pv = lines
         .iter()
@@ -136,7 +136,13 @@ fn eval_prints_one_object_per_flag() {
         .unwrap();
     assert_eq!(
         *pv,
-        serde_json::json!({"flag": "parallel_validation", "enabled": true, "reason": "rollout_included", "generation": 1})
+        serde_json::json!({"flag": "parallel_validation", "enabled": true, "reason": "rollout_included", "generation": 1, "variant": "true", "value": true})
+    );
+    // A typed flag: the variant served and its value (the canaries' rule).
+    let peers = lines.iter().find(|l| l["flag"] == "max_peers").unwrap();
+    assert_eq!(
+        *peers,
+        serde_json::json!({"flag": "max_peers", "enabled": true, "reason": "rule_match", "generation": 1, "variant": "many", "value": 100, "detail": "rule 0", "rule": 0})
     );
     let gov = lines
         .iter()

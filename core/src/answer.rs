@@ -30,6 +30,9 @@ pub enum Reason {
     RolloutIncluded,
     /// 9. On, with no rollout percentage.
     Enabled,
+    /// A typed resolution asked a flag for a value of another type (or an unknown flag's
+    /// value): the caller's default was returned, for the flag's off variant.
+    TypeMismatch,
 }
 
 impl Reason {
@@ -47,6 +50,7 @@ impl Reason {
             Reason::RolloutExcluded => "rollout_excluded",
             Reason::RolloutIncluded => "rollout_included",
             Reason::Enabled => "enabled",
+            Reason::TypeMismatch => "type_mismatch",
         }
     }
 }
@@ -147,6 +151,54 @@ pub enum Detail {
 pub struct Evaluation {
     /// The answer `check` gives.
     pub enabled: bool,
+    /// Why.
+    pub reason: Reason,
+    /// What decided, where there is more to say.
+    pub detail: Detail,
+    /// The index of the variant served: for a boolean flag 0 is `false` and 1 is `true`; for
+    /// a typed flag, its variants in name order. An unknown flag serves 0.
+    pub variant: u32,
+    /// The generation of the table that answered.
+    pub generation: u64,
+}
+
+/// A flag's value, borrowed from the snapshot that resolved it (nothing is allocated).
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Value<'a> {
+    /// A boolean flag's value.
+    Bool(bool),
+    /// An `integer` flag's value.
+    Integer(i64),
+    /// A `float` flag's value.
+    Float(f64),
+    /// A `string` flag's value.
+    String(&'a str),
+    /// A `json` flag's value, as JSON text.
+    Json(&'a str),
+}
+
+/// A flag's typed resolution: the value served, its variant's name, why, and the generation.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Resolved<'a> {
+    /// The value of the variant served.
+    pub value: Value<'a>,
+    /// The name of the variant served (`"true"`/`"false"` for a boolean flag; `"false"` for a
+    /// flag the table does not define).
+    pub variant: &'a str,
+    /// The evaluation behind it ([`Evaluation::variant`] is the variant's index).
+    pub evaluation: Evaluation,
+}
+
+/// The answer of a typed accessor ([`Snapshot::integer`](crate::Snapshot::integer) and the
+/// like): the value, or the caller's default with [`Reason::TypeMismatch`] (a flag of another
+/// type) or [`Reason::UnknownFlag`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Resolution<T> {
+    /// The value served, or the caller's default.
+    pub value: T,
+    /// The index of the variant served (for a type mismatch, the flag's off variant).
+    pub variant: u32,
     /// Why.
     pub reason: Reason,
     /// What decided, where there is more to say.

@@ -21,15 +21,15 @@ use alloc::vec::Vec;
 use crate::answer::TargetKind;
 use crate::bucketing::{self, Domain, SCALE};
 use crate::compiled::{
-    Audience, CompiledConditions, CompiledTargets, Constraint, ExperimentData, FlagData, KeySource,
-    Kind, Operand, Plan, RuleData, Serve, Slot, Table, Test, VariantData,
+    Audience, CompiledConditions, CompiledTargets, CompiledValue, Constraint, ExperimentData,
+    FlagData, KeySource, Kind, Operand, Plan, RuleData, Serve, Slot, Table, Test, VariantData,
 };
 pub use crate::compiled::{Clock, Compiled, CompiledTable};
 pub use crate::diagnostics::{Diagnostic, Diagnostics, FieldPath, Scope, Severity};
 use crate::encoding::{name_hash, release_of, short_words};
 use crate::model::{
     BucketBy, Conditions, Config, ConstraintValue, CustomConstraint, Experiment, FeatureFlag,
-    Operator, Rule, Targets,
+    FlagType, Operator, Rule, ServeValue, Targets, VariantValue,
 };
 use crate::sets::{IpSet, KeySet};
 
@@ -212,7 +212,7 @@ pub fn compile<const N: usize>(
         .iter()
         .map(|&name| match config.features.get(name) {
             Some(flag) => {
-                let mut f = compile_flag(name, flag, &slot_of, &mut diags);
+                let mut f = compile_flag(name, flag, config, &slot_of, &mut diags);
                 f.rules = compile_rules(name, flag, &segment_of, &mut segment_used, &mut diags);
                 f
             }
@@ -242,7 +242,8 @@ pub fn compile<const N: usize>(
         }
     }
     for f in &mut flags {
-        f.in_full = !f.experiments.is_empty() || !f.rules.is_empty();
+        f.in_full =
+            !f.experiments.is_empty() || !f.rules.is_empty() || f.flag_type != FlagType::Boolean;
         f.reads_clock = !f.experiments.is_empty()
             || f.conditions.after.is_some()
             || f.conditions.before.is_some()
@@ -317,6 +318,10 @@ fn undefined_flag(name: &str) -> FlagData {
         in_full: false,
         reads_clock: false,
         plan: Plan::default(),
+        flag_type: FlagType::Boolean,
+        values: Vec::new(),
+        on: 1,
+        off: 0,
     }
 }
 
@@ -355,7 +360,9 @@ fn resolve_static_prerequisites(flags: &mut [FlagData]) {
 fn kind_of(f: &FlagData) -> Kind {
     if !f.defined {
         Kind::Unknown
-    } else if !f.enabled {
+    } else if !f.enabled && f.flag_type == FlagType::Boolean {
+        // A disabled typed flag is `Complex` (below): its explanation names its off variant,
+        // which the kind alone does not know.
         Kind::Disabled
     } else if f.requires.is_empty()
         && !f.has_conditions
@@ -393,6 +400,7 @@ fn check_percentage(value: f64, diags: &mut Diagnostics, scope: &Scope, field: F
 fn compile_flag(
     name: &str,
     flag: &FeatureFlag,
+    config: &Config,
     slot_of: &BTreeMap<&str, u32>,
     diags: &mut Diagnostics,
 ) -> FlagData {
@@ -416,7 +424,24 @@ fn compile_flag(
     let mut requires = Vec::new();
     for (i, r) in flag.requires.iter().enumerate() {
         match slot_of.get(r.as_str()) {
-            Some(&s) if r != name => requires.push(s),
+            Some(&s) if r != name => {
+                requires.push(s);
+                let t = config
+                    .features
+                    .get(r.as_str())
+                    .map_or(FlagType::Boolean, FeatureFlag::value_type);
+                if t != FlagType::Boolean {
+                    diags.error(
+                        &scope,
+                        keys(&["requires"]).index(i),
+                        format!(
+                            "flag `{name}` requires `{r}`, {} flag; prerequisites must be \
+                             boolean flags",
+                            t.with_article()
+                        ),
+                    );
+                }
+            }
             Some(_) => diags.error(
                 &scope,
                 keys(&["requires"]).index(i),
@@ -441,6 +466,7 @@ fn compile_flag(
         FieldPath::new(),
         diags,
     );
+    let (values, on, off) = compile_variants(flag, &scope, diags);
 
     FlagData {
         name: name.to_owned(),
@@ -460,7 +486,171 @@ fn compile_flag(
         in_full: false,
         reads_clock: false,
         plan: Plan::default(),
+        flag_type: flag.value_type(),
+        values,
+        on,
+        off,
     }
+}
+
+/// The index of a typed flag's variant by name (variants are in name order).
+fn variant_index(flag: &FeatureFlag, variant: &str) -> Option<u32> {
+    flag.variants
+        .keys()
+        .position(|v| v == variant)
+        .map(|i| i as u32)
+}
+
+/// The variants of a flag whose name is `variant`, for messages: `few, many, normal`.
+fn variant_list(flag: &FeatureFlag) -> String {
+    let names: Vec<&str> = flag.variants.keys().map(String::as_str).collect();
+    names.join(", ")
+}
+
+/// The variant a rule's `serve` or an experiment's override names, as an index; `None` (with an
+/// error at `field`) when it does not fit the flag's type.
+fn served_variant(
+    flag: &FeatureFlag,
+    value: &ServeValue,
+    scope: &Scope,
+    field: FieldPath,
+    diags: &mut Diagnostics,
+) -> Option<u32> {
+    match (flag.value_type(), value) {
+        (FlagType::Boolean, ServeValue::Bool(b)) => Some(u32::from(*b)),
+        (FlagType::Boolean, ServeValue::Variant(v)) => {
+            let message =
+                format!("`{field}` of a boolean flag is `true` or `false`, found \"{v}\"");
+            diags.error(scope, field, message);
+            None
+        }
+        (t, ServeValue::Bool(b)) => {
+            let message = format!(
+                "`{field}` of {} flag names one of its variants ({}), found `{b}`",
+                t.with_article(),
+                variant_list(flag)
+            );
+            diags.error(scope, field, message);
+            None
+        }
+        (_, ServeValue::Variant(v)) => {
+            let index = variant_index(flag, v);
+            if index.is_none() {
+                let message = format!(
+                    "`{field}` names unknown variant `{v}` (variants: {})",
+                    variant_list(flag)
+                );
+                diags.error(scope, field, message);
+            }
+            index
+        }
+    }
+}
+
+/// A flag's variants with their compiled values, its on variant and its off variant (a boolean
+/// flag: none, 1 and 0). Every problem is reported: a typed flag without variants, or whose
+/// `on_variant` or `off_variant` is missing or names no variant, a value of another type, and
+/// a boolean flag with any of these fields.
+fn compile_variants(
+    flag: &FeatureFlag,
+    scope: &Scope,
+    diags: &mut Diagnostics,
+) -> (Vec<(String, CompiledValue)>, u32, u32) {
+    let t = flag.value_type();
+    if t == FlagType::Boolean {
+        let parts = [
+            ("variants", !flag.variants.is_empty()),
+            ("on_variant", flag.on_variant.is_some()),
+            ("off_variant", flag.off_variant.is_some()),
+        ];
+        for (field, present) in parts {
+            if present {
+                diags.error(
+                    scope,
+                    keys(&[field]),
+                    format!(
+                        "a boolean flag has no `{field}` (its values are `true` and `false`); \
+                         give it a `type` to serve other values"
+                    ),
+                );
+            }
+        }
+        return (Vec::new(), 1, 0);
+    }
+    if flag.variants.is_empty() {
+        diags.error(
+            scope,
+            keys(&["variants"]),
+            format!(
+                "{} flag needs `variants`, a table of variant names and values",
+                t.with_article()
+            ),
+        );
+    }
+    let mut values = Vec::with_capacity(flag.variants.len());
+    for (name, value) in &flag.variants {
+        let compiled = match (t, value) {
+            (FlagType::Integer, VariantValue::Integer(i)) => Some(CompiledValue::Integer(*i)),
+            (FlagType::Float, VariantValue::Float(x)) => Some(CompiledValue::Float(*x)),
+            (FlagType::Float, VariantValue::Integer(i)) => Some(CompiledValue::Float(*i as f64)),
+            (FlagType::String, VariantValue::String(s)) => Some(CompiledValue::String(s.clone())),
+            (FlagType::Json, v) => {
+                let mut text = String::new();
+                v.write_json(&mut text);
+                Some(CompiledValue::Json(text))
+            }
+            _ => None,
+        };
+        match compiled {
+            Some(c) => values.push((name.clone(), c)),
+            None => {
+                let want = match t {
+                    FlagType::Integer => "an integer",
+                    FlagType::Float => "a float or an integer",
+                    _ => "a string",
+                };
+                diags.error(
+                    scope,
+                    keys(&["variants"]).key(name.clone()),
+                    format!(
+                        "variant `{name}` of {} flag must be {want}, found {}",
+                        t.with_article(),
+                        value.describe()
+                    ),
+                );
+                values.push((name.clone(), CompiledValue::Integer(0)));
+            }
+        }
+    }
+    let mut end = |field: &'static str, named: Option<&String>| match named {
+        None => {
+            diags.error(
+                scope,
+                keys(&["type"]),
+                format!(
+                    "{} flag needs `{field}`, the name of one of its variants",
+                    t.with_article()
+                ),
+            );
+            0
+        }
+        Some(v) => variant_index(flag, v).unwrap_or_else(|| {
+            if !flag.variants.is_empty() {
+                diags.error(
+                    scope,
+                    keys(&[field]),
+                    format!(
+                        "`{field}` names unknown variant `{v}` (variants: {})",
+                        variant_list(flag)
+                    ),
+                );
+            }
+            0
+        }),
+    };
+    let on = end("on_variant", flag.on_variant.as_ref());
+    let off = end("off_variant", flag.off_variant.as_ref());
+    (values, on, off)
 }
 
 /// A flag's, a segment's or a rule's conditions and targets, their fields under `base`.
@@ -549,37 +739,7 @@ fn compile_rules(
             base.clone(),
             diags,
         );
-        let serve = match (rule.serve, rule.rollout_percentage) {
-            (Some(value), None) => Serve::Value(value),
-            (None, Some(p)) => {
-                let ppm =
-                    check_percentage(p, diags, &scope, base.clone().key("rollout_percentage"));
-                let threshold = if ppm < SCALE {
-                    bucketing::threshold(ppm)
-                } else {
-                    u64::MAX
-                };
-                Serve::Rollout { ppm, threshold }
-            }
-            (None, None) => {
-                diags.error(
-                    &scope,
-                    base.clone(),
-                    format!("rule {i} serves nothing: give it `serve` or `rollout_percentage`"),
-                );
-                Serve::Value(false)
-            }
-            (Some(_), Some(_)) => {
-                diags.error(
-                    &scope,
-                    base.clone().key("rollout_percentage"),
-                    format!(
-                        "rule {i} has both `serve` and `rollout_percentage`; a rule serves one way"
-                    ),
-                );
-                Serve::Value(false)
-            }
-        };
+        let serve = compile_serve(i, rule, flag, &base, &scope, diags);
         if catch_all.is_none() && rule.matches_everything() {
             catch_all = Some(i);
         }
@@ -600,6 +760,100 @@ fn compile_rules(
         );
     }
     rules
+}
+
+/// A rule's serve part: exactly one of `serve`, `rollout_percentage` and (typed flags) `split`.
+fn compile_serve(
+    i: usize,
+    rule: &Rule,
+    flag: &FeatureFlag,
+    base: &FieldPath,
+    scope: &Scope,
+    diags: &mut Diagnostics,
+) -> Serve {
+    let parts = [
+        ("serve", rule.serve.is_some()),
+        ("rollout_percentage", rule.rollout_percentage.is_some()),
+        ("split", rule.split.is_some()),
+    ];
+    let mut present = parts.iter().filter(|(_, p)| *p).map(|&(f, _)| f);
+    let (Some(first), second) = (present.next(), present.next()) else {
+        diags.error(
+            scope,
+            base.clone(),
+            format!(
+                "rule {i} serves nothing: give it `serve` or `rollout_percentage` (or `split`, \
+                 on a typed flag)"
+            ),
+        );
+        return Serve::Variant(0);
+    };
+    if let Some(second) = second {
+        diags.error(
+            scope,
+            base.clone().key(second),
+            format!("rule {i} has both `{first}` and `{second}`; a rule serves one way"),
+        );
+        return Serve::Variant(0);
+    }
+    if let Some(value) = &rule.serve {
+        let field = base.clone().key("serve");
+        return Serve::Variant(served_variant(flag, value, scope, field, diags).unwrap_or(0));
+    }
+    if let Some(p) = rule.rollout_percentage {
+        let ppm = check_percentage(p, diags, scope, base.clone().key("rollout_percentage"));
+        let threshold = if ppm < SCALE {
+            bucketing::threshold(ppm)
+        } else {
+            u64::MAX
+        };
+        return Serve::Rollout { ppm, threshold };
+    }
+    let shares = rule.split.as_deref().unwrap_or_default();
+    let field = base.clone().key("split");
+    if flag.value_type() == FlagType::Boolean {
+        diags.error(
+            scope,
+            field,
+            format!(
+                "`split` serves variants of a typed flag; a boolean flag's rule {i} uses \
+                 `rollout_percentage`"
+            ),
+        );
+        return Serve::Variant(0);
+    }
+    let mut out = Vec::with_capacity(shares.len());
+    let mut upper: u32 = 0;
+    let mut total = 0.0;
+    for (j, share) in shares.iter().enumerate() {
+        let at = field.clone().index(j);
+        let variant = variant_index(flag, &share.variant);
+        if variant.is_none() {
+            let field = at.clone().key("variant");
+            let message = format!(
+                "`{field}` names unknown variant `{}` (variants: {})",
+                share.variant,
+                variant_list(flag)
+            );
+            diags.error(scope, field, message);
+        }
+        let ppm = check_percentage(share.percentage, diags, scope, at.key("percentage"));
+        if share.percentage.is_finite() {
+            total += share.percentage;
+        }
+        upper = upper.saturating_add(ppm).min(SCALE);
+        out.push((upper, variant.unwrap_or(0)));
+    }
+    // A range rather than `f64::abs`, which `core` may lack at the crate's minimum Rust.
+    if !(100.0 - 1e-9..=100.0 + 1e-9).contains(&total) {
+        let message = format!("the shares of `{field}` sum to {total}, not 100");
+        diags.error(scope, field, message);
+    }
+    // The shares cover every position, whatever the rounding of each.
+    if let Some(last) = out.last_mut() {
+        last.0 = SCALE;
+    }
+    Serve::Split(out.into_boxed_slice())
 }
 
 /// The segments a rule names, as indices; unknown names and an empty list are errors.
@@ -944,7 +1198,7 @@ fn compile_experiments(
 ) -> Vec<ExperimentData> {
     let mut out = Vec::with_capacity(config.experiments.len());
     for (name, exp) in &config.experiments {
-        out.push(compile_experiment(name, exp, slot_of, diags));
+        out.push(compile_experiment(name, exp, config, slot_of, diags));
     }
     // Two experiments whose windows overlap must not override the same flag: a context could
     // be in a variant of both, and which one wins would be arbitrary.
@@ -985,6 +1239,7 @@ fn windows_overlap(a: &Experiment, b: &Experiment) -> bool {
 fn compile_experiment(
     name: &str,
     exp: &Experiment,
+    config: &Config,
     slot_of: &BTreeMap<&str, u32>,
     diags: &mut Diagnostics,
 ) -> ExperimentData {
@@ -1027,15 +1282,33 @@ fn compile_experiment(
         }
         upper = upper.saturating_add(ppm).min(SCALE);
         let mut overrides = Vec::new();
-        for (flag, &value) in &v.feature_overrides {
-            match slot_of.get(flag.as_str()) {
-                Some(&s) => overrides.push((s, value)),
-                None => diags.error(
+        for (flag, value) in &v.feature_overrides {
+            let field = keys(&["variants"])
+                .index(i)
+                .key("feature_overrides")
+                .key(flag.clone());
+            match (
+                slot_of.get(flag.as_str()),
+                config.features.get(flag.as_str()),
+            ) {
+                (Some(&s), Some(f)) => {
+                    if let Some(variant) = served_variant(f, value, &scope, field, diags) {
+                        overrides.push((s, variant));
+                    }
+                }
+                // A compiled-in flag the file does not define: a boolean override is kept
+                // (the flag is unknown, so it never applies).
+                (Some(&s), None) => match value {
+                    ServeValue::Bool(b) => overrides.push((s, u32::from(*b))),
+                    ServeValue::Variant(_) => diags.error(
+                        &scope,
+                        field,
+                        format!("variant `{}` overrides undefined flag `{flag}`", v.name),
+                    ),
+                },
+                (None, _) => diags.error(
                     &scope,
-                    keys(&["variants"])
-                        .index(i)
-                        .key("feature_overrides")
-                        .key(flag.clone()),
+                    field,
                     format!("variant `{}` overrides unknown flag `{flag}`", v.name),
                 ),
             }

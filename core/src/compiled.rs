@@ -11,11 +11,11 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
-use crate::answer::TargetKind;
+use crate::answer::{TargetKind, Value};
 use crate::bucketing;
 use crate::diagnostics::Diagnostic;
 use crate::flag_key::FlagKey;
-use crate::model::Operator;
+use crate::model::{FlagType, Operator};
 use crate::sets::{IpSet, KeySet};
 use crate::sync::{AtomicU8, Probe};
 
@@ -350,6 +350,52 @@ pub(crate) struct FlagData {
     /// What `check` tests for a `Complex` slot: every test must hold. Empty for a flag
     /// checked in full.
     pub(crate) plan: Plan,
+    /// The type of the flag's values.
+    pub(crate) flag_type: FlagType,
+    /// A typed flag's variants in name order, with their values; empty for a boolean flag,
+    /// whose variants are implicit: 0 is `false`, 1 is `true`.
+    pub(crate) values: Vec<(String, CompiledValue)>,
+    /// The variant served on the on path (1 for a boolean flag).
+    pub(crate) on: u32,
+    /// The variant served on every off path (0 for a boolean flag). A flag is on for a
+    /// context exactly when the variant served is not this one.
+    pub(crate) off: u32,
+}
+
+/// The implicit variant names of a boolean flag, by index.
+pub(crate) const BOOLEAN_VARIANTS: [&str; 2] = ["false", "true"];
+
+impl FlagData {
+    /// The name and value of one of the flag's variants.
+    pub(crate) fn variant(&self, variant: u32) -> Option<(&str, Value<'_>)> {
+        if self.flag_type == FlagType::Boolean {
+            let name = BOOLEAN_VARIANTS.get(variant as usize)?;
+            return Some((name, Value::Bool(variant == 1)));
+        }
+        let (name, value) = self.values.get(variant as usize)?;
+        Some((name.as_str(), value.as_value()))
+    }
+}
+
+/// A typed flag's variant value as resolution hands it out.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum CompiledValue {
+    Integer(i64),
+    Float(f64),
+    String(String),
+    /// The value's JSON text.
+    Json(String),
+}
+
+impl CompiledValue {
+    pub(crate) fn as_value(&self) -> Value<'_> {
+        match self {
+            CompiledValue::Integer(i) => Value::Integer(*i),
+            CompiledValue::Float(x) => Value::Float(*x),
+            CompiledValue::String(s) => Value::String(s),
+            CompiledValue::Json(s) => Value::Json(s),
+        }
+    }
 }
 
 /// Who a segment or a rule's match part is: target lists and conditions, all of which must
@@ -381,13 +427,17 @@ pub(crate) struct RuleData {
 }
 
 /// A rule's serve part.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Serve {
-    /// `serve = VALUE`.
-    Value(bool),
+    /// `serve = VALUE`: this variant (for a boolean flag, 1 is `true`).
+    Variant(u32),
     /// `rollout_percentage`: on for the contexts whose bucket under the flag's salt and key
     /// is below the threshold; `ppm >= SCALE` includes every context, with a key or not.
     Rollout { ppm: u32, threshold: u64 },
+    /// `split`: `(upper, variant)` in listed order; a context whose position under the flag's
+    /// salt and key is below `upper` (and not below the previous share's) gets `variant`. The
+    /// last `upper` is `SCALE`.
+    Split(Box<[(u32, u32)]>),
 }
 
 /// What a rollout or experiment buckets on.
@@ -566,13 +616,13 @@ pub(crate) struct VariantData {
     pub(crate) name: String,
     /// The end (exclusive) of this variant's positions.
     pub(crate) upper: u32,
-    /// `(slot, value)`, sorted by slot.
-    pub(crate) overrides: Vec<(u32, bool)>,
+    /// `(slot, variant)`, sorted by slot (for a boolean flag, variant 1 is `true`).
+    pub(crate) overrides: Vec<(u32, u32)>,
 }
 
 impl VariantData {
-    /// The value this variant forces on the flag in `slot`, if it overrides it.
-    pub(crate) fn override_for(&self, slot: u32) -> Option<bool> {
+    /// The variant this variant forces on the flag in `slot`, if it overrides it.
+    pub(crate) fn override_for(&self, slot: u32) -> Option<u32> {
         self.overrides
             .binary_search_by_key(&slot, |&(s, _)| s)
             .ok()

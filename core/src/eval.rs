@@ -3,7 +3,9 @@
 
 use core::cmp::Ordering;
 
-use crate::answer::{ConditionKind, Detail, Evaluation, Reason, TargetKind};
+use crate::answer::{
+    ConditionKind, Detail, Evaluation, Reason, Resolution, Resolved, TargetKind, Value,
+};
 use crate::bucketing::{self, SCALE};
 use crate::compiled::{
     Audience, CompiledConditions, CompiledTargets, Constraint, ExperimentData, FlagData, KeySource,
@@ -189,27 +191,29 @@ impl<const N: usize> Table<N> {
     }
 
     /// The check with its reason and detail. Like the check, the slot answers every kind but
-    /// `Complex` without the full evaluation.
+    /// `Complex` without the full evaluation. Only boolean flags have the other kinds (a typed
+    /// flag is `Complex`, even disabled), so their variant is their answer: 1 on, 0 off.
     #[inline]
     pub(crate) fn explain(&self, slot: usize, ctx: &EvaluationContext) -> Evaluation {
-        let (enabled, reason, detail) = match self.kind(slot).zip(self.slots.get(slot)) {
-            None | Some((Kind::Unknown, _)) => (false, Reason::UnknownFlag, Detail::None),
-            Some((Kind::Disabled, _)) => (false, Reason::Disabled, Detail::None),
-            Some((Kind::Enabled, _)) => (true, Reason::Enabled, Detail::None),
-            Some((Kind::Full, _)) => (true, Reason::RolloutIncluded, Detail::None),
+        let (enabled, variant, reason, detail) = match self.kind(slot).zip(self.slots.get(slot)) {
+            None | Some((Kind::Unknown, _)) => (false, 0, Reason::UnknownFlag, Detail::None),
+            Some((Kind::Disabled, _)) => (false, 0, Reason::Disabled, Detail::None),
+            Some((Kind::Enabled, _)) => (true, 1, Reason::Enabled, Detail::None),
+            Some((Kind::Full, _)) => (true, 1, Reason::RolloutIncluded, Detail::None),
             Some((Kind::Rollout, s)) => {
                 if rollout_includes(ctx.node_key(), s.salt(), s.threshold()) {
-                    (true, Reason::RolloutIncluded, Detail::None)
+                    (true, 1, Reason::RolloutIncluded, Detail::None)
                 } else {
-                    (false, Reason::RolloutExcluded, Detail::None)
+                    (false, 0, Reason::RolloutExcluded, Detail::None)
                 }
             }
             Some((Kind::NodeTargets, s)) => {
                 if self.node_targets_match(s, slot, ctx) {
-                    (true, Reason::Enabled, Detail::None)
+                    (true, 1, Reason::Enabled, Detail::None)
                 } else {
                     (
                         false,
+                        0,
                         Reason::TargetMismatch,
                         Detail::Target(TargetKind::NodeIds),
                     )
@@ -221,27 +225,32 @@ impl<const N: usize> Table<N> {
             enabled,
             reason,
             detail,
+            variant,
             generation: self.generation,
         }
     }
 
-    /// The documented order, steps 1 to 9. Out of line, so that the slot fast paths of `check`
-    /// and `explain` do not pay for its frame.
+    /// The documented order, steps 1 to 9: whether the flag is on, the variant served, the
+    /// reason and the detail. Every off path serves the flag's off variant, the on paths its
+    /// on variant; the flag is on when the variant served is not its off variant (for a
+    /// boolean flag, variant 1 is on and 0 off). Out of line, so that the slot fast paths of
+    /// `check` and `explain` do not pay for its frame.
     #[inline(never)]
-    fn decide(&self, slot: usize, ctx: &EvaluationContext) -> (bool, Reason, Detail) {
+    fn decide(&self, slot: usize, ctx: &EvaluationContext) -> (bool, u32, Reason, Detail) {
         // 1. unknown
         let Some(flag) = self.flags.get(slot).filter(|f| f.defined) else {
-            return (false, Reason::UnknownFlag, Detail::None);
+            return (false, 0, Reason::UnknownFlag, Detail::None);
         };
+        let off = |reason, detail| (false, flag.off, reason, detail);
+        let serve = |variant: u32, reason, detail| (variant != flag.off, variant, reason, detail);
         // 2. kill switch
         if !flag.enabled {
-            return (false, Reason::Disabled, Detail::None);
+            return off(Reason::Disabled, Detail::None);
         }
         // 3. prerequisites
         for &r in &flag.requires {
             if !self.check(r as usize, ctx) {
-                return (
-                    false,
+                return off(
                     Reason::PrerequisiteFailed,
                     Detail::Prerequisite(FlagIndex(r)),
                 );
@@ -257,9 +266,9 @@ impl<const N: usize> Table<N> {
         for &e in &flag.experiments {
             let exp = &self.experiments[e as usize];
             if let Some(v) = exp.assign(ctx, now) {
-                if let Some(value) = exp.variants[v].override_for(slot as u32) {
-                    return (
-                        value,
+                if let Some(variant) = exp.variants[v].override_for(slot as u32) {
+                    return serve(
+                        variant,
                         Reason::ExperimentOverride,
                         Detail::Variant {
                             experiment: e,
@@ -272,55 +281,71 @@ impl<const N: usize> Table<N> {
         // 5. conditions
         if flag.has_conditions {
             if let Some(kind) = failing_condition(&flag.conditions, ctx, now) {
-                return (false, Reason::ConditionFailed, Detail::Condition(kind));
+                return off(Reason::ConditionFailed, Detail::Condition(kind));
             }
         }
         // 6. targets
         if flag.has_targets {
             if let Some(kind) = failing_target(&flag.targets, ctx) {
-                return (false, Reason::TargetMismatch, Detail::Target(kind));
+                return off(Reason::TargetMismatch, Detail::Target(kind));
             }
         }
         // 7. rules: the first whose match part holds decides
         if !flag.rules.is_empty() {
-            if let Some(decided) = self.first_rule(flag, ctx, now) {
-                return decided;
+            if let Some((variant, reason, detail)) = self.first_rule(flag, ctx, now) {
+                return serve(variant, reason, detail);
             }
         }
         // 8. and 9. rollout (for a flag with rules, the fallthrough)
         match flag.ppm {
-            None => (true, Reason::Enabled, Detail::None),
-            Some(p) if p >= SCALE => (true, Reason::RolloutIncluded, Detail::None),
+            None => serve(flag.on, Reason::Enabled, Detail::None),
+            Some(p) if p >= SCALE => serve(flag.on, Reason::RolloutIncluded, Detail::None),
             Some(_) => {
                 if rollout_includes(flag.key.key(ctx), flag.salt, flag.threshold) {
-                    (true, Reason::RolloutIncluded, Detail::None)
+                    serve(flag.on, Reason::RolloutIncluded, Detail::None)
                 } else {
-                    (false, Reason::RolloutExcluded, Detail::None)
+                    off(Reason::RolloutExcluded, Detail::None)
                 }
             }
         }
     }
 
-    /// Step 7: the answer of the first rule whose match part holds, if one does. A rule's
-    /// rollout buckets on the flag's own key and salt, so a context has one position across
-    /// the flag's rules and its fallthrough.
+    /// Step 7: the variant, reason and detail of the first rule whose match part holds, if one
+    /// does. A rule's rollout and split bucket on the flag's own key and salt, so a context has
+    /// one position across the flag's rules and its fallthrough.
     fn first_rule(
         &self,
         flag: &FlagData,
         ctx: &EvaluationContext,
         now: Option<i64>,
-    ) -> Option<(bool, Reason, Detail)> {
+    ) -> Option<(u32, Reason, Detail)> {
         let (i, rule) = flag
             .rules
             .iter()
             .enumerate()
             .find(|(_, rule)| self.rule_matches(rule, ctx, now))?;
         let detail = Detail::Rule(i as u32);
-        Some(match rule.serve {
-            Serve::Value(value) => (value, Reason::RuleMatch, detail),
+        Some(match &rule.serve {
+            Serve::Variant(variant) => (*variant, Reason::RuleMatch, detail),
             Serve::Rollout { ppm, threshold } => {
-                let on = ppm >= SCALE || rollout_includes(flag.key.key(ctx), flag.salt, threshold);
-                (on, Reason::RuleSplit, detail)
+                let on =
+                    *ppm >= SCALE || rollout_includes(flag.key.key(ctx), flag.salt, *threshold);
+                (
+                    if on { flag.on } else { flag.off },
+                    Reason::RuleSplit,
+                    detail,
+                )
+            }
+            Serve::Split(shares) => {
+                // The position of `bucket < threshold(ppm)` is `position(bucket) < ppm`.
+                let variant = flag.key.key(ctx).map_or(flag.off, |key| {
+                    let position = bucketing::position(bucketing::bucket(key, flag.salt));
+                    shares
+                        .iter()
+                        .find(|&&(upper, _)| position < upper)
+                        .map_or(flag.off, |&(_, v)| v)
+                });
+                (variant, Reason::RuleSplit, detail)
             }
         })
     }
@@ -337,6 +362,67 @@ impl<const N: usize> Table<N> {
     /// The context's `now`, or the publisher's clock.
     pub(crate) fn now(&self, ctx: &EvaluationContext) -> Option<i64> {
         ctx.now_micros().or_else(|| self.clock.map(|clock| clock()))
+    }
+}
+
+// === typed resolution ===
+
+impl<const N: usize> Table<N> {
+    /// The variant served, with its name and value, borrowed from this table. An unknown flag
+    /// serves `false`.
+    pub(crate) fn resolve(&self, slot: usize, ctx: &EvaluationContext) -> Resolved<'_> {
+        let evaluation = self.explain(slot, ctx);
+        let (variant, value) = self
+            .flags
+            .get(slot)
+            .and_then(|f| f.variant(evaluation.variant))
+            .unwrap_or(("false", Value::Bool(false)));
+        Resolved {
+            value,
+            variant,
+            evaluation,
+        }
+    }
+
+    /// The value served if `pick` accepts it; otherwise `default`, with
+    /// [`Reason::TypeMismatch`] and the flag's off variant (a flag of another type), or with
+    /// [`Reason::UnknownFlag`] (a flag this table does not define).
+    pub(crate) fn resolve_as<'a, T>(
+        &'a self,
+        slot: usize,
+        ctx: &EvaluationContext,
+        default: T,
+        pick: impl FnOnce(Value<'a>) -> Option<T>,
+    ) -> Resolution<T> {
+        let Resolved {
+            value, evaluation, ..
+        } = self.resolve(slot, ctx);
+        let e = evaluation;
+        if e.reason == Reason::UnknownFlag {
+            return Resolution {
+                value: default,
+                variant: e.variant,
+                reason: e.reason,
+                detail: e.detail,
+                generation: e.generation,
+            };
+        }
+        match pick(value) {
+            Some(value) => Resolution {
+                value,
+                variant: e.variant,
+                reason: e.reason,
+                detail: e.detail,
+                generation: e.generation,
+            },
+            None => Resolution {
+                value: default,
+                variant: self.flags.get(slot).map_or(0, |f| f.off),
+                reason: Reason::TypeMismatch,
+                detail: Detail::None,
+                generation: e.generation,
+            },
+        }
     }
 }
 

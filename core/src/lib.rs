@@ -59,7 +59,9 @@ mod sync;
 mod table;
 pub mod usage;
 
-pub use answer::{ConditionKind, Detail, Evaluation, Reason, TargetKind};
+pub use answer::{
+    ConditionKind, Detail, Evaluation, Reason, Resolution, Resolved, TargetKind, Value,
+};
 pub use compile::compile;
 pub use compiled::{Clock, Compiled, CompiledTable};
 pub use context::{Attribute, EvaluationContext};

@@ -100,6 +100,20 @@ pub struct FeatureFlag {
     /// Ordered rules, tried after the gates above: the first whose match part holds decides.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<Rule>,
+    /// The type of the flag's values (`type`); boolean when absent.
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub flag_type: Option<FlagType>,
+    /// A typed flag's values by variant name; a boolean flag has none (its values are `true`
+    /// and `false`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub variants: BTreeMap<String, VariantValue>,
+    /// The variant a typed flag serves on the on path (enabled, rollout included).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_variant: Option<String>,
+    /// The variant a typed flag serves on every off path (disabled, prerequisite failed,
+    /// condition failed, target mismatch, rollout excluded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub off_variant: Option<String>,
 }
 
 impl FeatureFlag {
@@ -119,8 +133,294 @@ impl FeatureFlag {
             conditions: None,
             targets: None,
             rules: Vec::new(),
+            flag_type: None,
+            variants: BTreeMap::new(),
+            on_variant: None,
+            off_variant: None,
         }
     }
+
+    /// The flag's type: [`FlagType::Boolean`] when `type` is absent.
+    pub fn value_type(&self) -> FlagType {
+        self.flag_type.unwrap_or(FlagType::Boolean)
+    }
+}
+
+/// The type of a flag's values (`type = "integer"`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum FlagType {
+    /// `true` or `false` (the default).
+    #[default]
+    Boolean,
+    /// A string.
+    String,
+    /// A TOML integer (`i64`).
+    Integer,
+    /// A TOML float or integer (`f64`).
+    Float,
+    /// Any TOML value (table, array or scalar), handed out as JSON text.
+    Json,
+}
+
+impl FlagType {
+    /// The type as written in the file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlagType::Boolean => "boolean",
+            FlagType::String => "string",
+            FlagType::Integer => "integer",
+            FlagType::Float => "float",
+            FlagType::Json => "json",
+        }
+    }
+}
+
+impl FlagType {
+    /// The type with its article, as messages name a flag of it: `an integer`, `a string`.
+    pub fn with_article(self) -> &'static str {
+        match self {
+            FlagType::Boolean => "a boolean",
+            FlagType::String => "a string",
+            FlagType::Integer => "an integer",
+            FlagType::Float => "a float",
+            FlagType::Json => "a json",
+        }
+    }
+}
+
+impl fmt::Display for FlagType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The value of one variant of a typed flag, as written in the file: any TOML value. TOML
+/// date-times are kept as their text.
+#[derive(Clone, Debug, PartialEq)]
+pub enum VariantValue {
+    /// `true` or `false`.
+    Bool(bool),
+    /// An integer (a `u64` above `i64::MAX` is rejected).
+    Integer(i64),
+    /// A float.
+    Float(f64),
+    /// A string, or a TOML date-time as its text.
+    String(String),
+    /// An array.
+    Array(Vec<VariantValue>),
+    /// A table.
+    Table(BTreeMap<String, VariantValue>),
+}
+
+impl VariantValue {
+    /// What kind of value this is, as a message names it (`a string`, `an integer`, ...).
+    pub fn describe(&self) -> &'static str {
+        match self {
+            VariantValue::Bool(_) => "a boolean",
+            VariantValue::Integer(_) => "an integer",
+            VariantValue::Float(_) => "a float",
+            VariantValue::String(_) => "a string",
+            VariantValue::Array(_) => "an array",
+            VariantValue::Table(_) => "a table",
+        }
+    }
+
+    /// Writes the value as JSON text: tables with their keys in order, a non-finite float
+    /// (TOML `nan`, `inf`) as `null`.
+    pub fn write_json(&self, out: &mut String) {
+        use core::fmt::Write;
+        match self {
+            VariantValue::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            VariantValue::Integer(i) => {
+                let _ = write!(out, "{i}");
+            }
+            VariantValue::Float(x) if x.is_finite() => {
+                // `{:?}` keeps a fraction (`1.0`), so the value reads back as a float.
+                let _ = write!(out, "{x:?}");
+            }
+            VariantValue::Float(_) => out.push_str("null"),
+            VariantValue::String(s) => write_json_string(s, out),
+            VariantValue::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    item.write_json(out);
+                }
+                out.push(']');
+            }
+            VariantValue::Table(map) => {
+                out.push('{');
+                for (i, (k, v)) in map.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write_json_string(k, out);
+                    out.push(':');
+                    v.write_json(out);
+                }
+                out.push('}');
+            }
+        }
+    }
+}
+
+/// A JSON string literal.
+fn write_json_string(s: &str, out: &mut String) {
+    use core::fmt::Write;
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+impl Serialize for VariantValue {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            VariantValue::Bool(b) => s.serialize_bool(*b),
+            VariantValue::Integer(i) => s.serialize_i64(*i),
+            VariantValue::Float(x) => s.serialize_f64(*x),
+            VariantValue::String(v) => s.serialize_str(v),
+            VariantValue::Array(items) => s.collect_seq(items),
+            VariantValue::Table(map) => s.collect_map(map),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for VariantValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = VariantValue;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a value (boolean, integer, float, string, array or table)")
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<VariantValue, E> {
+                Ok(VariantValue::Bool(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<VariantValue, E> {
+                Ok(VariantValue::Integer(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<VariantValue, E> {
+                i64::try_from(v)
+                    .map(VariantValue::Integer)
+                    .map_err(|_| E::custom(format_args!("integer {v} is above {}", i64::MAX)))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<VariantValue, E> {
+                Ok(VariantValue::Float(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<VariantValue, E> {
+                Ok(VariantValue::String(v.to_string()))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<VariantValue, E> {
+                Ok(VariantValue::String(v))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<VariantValue, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element()? {
+                    items.push(item);
+                }
+                Ok(VariantValue::Array(items))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<VariantValue, A::Error> {
+                let mut out = BTreeMap::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    if key == TOML_DATETIME_FIELD && out.is_empty() {
+                        // A TOML date-time: kept as its text.
+                        let text: String = map.next_value()?;
+                        return Ok(VariantValue::String(text));
+                    }
+                    let value = map.next_value()?;
+                    out.insert(key, value);
+                }
+                Ok(VariantValue::Table(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// What a rule serves or an experiment forces: `true`/`false` for a boolean flag, a variant's
+/// name for a typed flag.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ServeValue {
+    /// `true` or `false` (boolean flags).
+    Bool(bool),
+    /// A variant's name (typed flags).
+    Variant(String),
+}
+
+impl From<bool> for ServeValue {
+    fn from(b: bool) -> Self {
+        ServeValue::Bool(b)
+    }
+}
+
+impl fmt::Display for ServeValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServeValue::Bool(b) => write!(f, "{b}"),
+            ServeValue::Variant(v) => write!(f, "\"{v}\""),
+        }
+    }
+}
+
+impl Serialize for ServeValue {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ServeValue::Bool(b) => s.serialize_bool(*b),
+            ServeValue::Variant(v) => s.serialize_str(v),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ServeValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = ServeValue;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("`true`, `false` or a variant name")
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<ServeValue, E> {
+                Ok(ServeValue::Bool(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<ServeValue, E> {
+                Ok(ServeValue::Variant(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// One share of a rule's `split`: the contexts whose position falls in this share are served
+/// the named variant.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Share {
+    /// The variant served.
+    pub variant: String,
+    /// Its share of matching contexts, 0..=100; a rule's shares sum to 100.
+    #[cfg_attr(feature = "schema", schemars(range(min = 0, max = 100)))]
+    pub percentage: f64,
 }
 
 /// `[segments.NAME]`: a named audience. It matches a context when every part present matches.
@@ -140,8 +440,8 @@ pub struct Segment {
 }
 
 /// One of a flag's `rules`: a match part (any of `segments`, `targets`, `conditions`; all
-/// present must hold, none matches every context) and exactly one serve part (`serve` or
-/// `rollout_percentage`).
+/// present must hold, none matches every context) and exactly one serve part (`serve`,
+/// `rollout_percentage` or, for a typed flag, `split`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
@@ -155,13 +455,18 @@ pub struct Rule {
     /// Conditions that must all hold.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conditions: Option<Conditions>,
-    /// Serve: the flag's value for every matching context.
+    /// Serve: the flag's value for every matching context (`true`/`false` for a boolean flag,
+    /// a variant name for a typed flag).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub serve: Option<bool>,
+    pub serve: Option<ServeValue>,
     /// Serve: on for this share of matching contexts, bucketed as the flag's own rollout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "schema", schemars(range(min = 0, max = 100)))]
     pub rollout_percentage: Option<f64>,
+    /// Serve (typed flags): variants by share of matching contexts, bucketed as the flag's own
+    /// rollout, in listed order; the percentages sum to 100.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split: Option<Vec<Share>>,
 }
 
 impl Rule {
@@ -498,9 +803,10 @@ pub struct Variant {
     /// Its share of contexts, 0..=100.
     #[cfg_attr(feature = "schema", schemars(range(min = 0, max = 100)))]
     pub percentage: f64,
-    /// Flag values forced for contexts in this variant.
+    /// Flag values forced for contexts in this variant: `true`/`false` for a boolean flag, a
+    /// variant name for a typed flag.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub feature_overrides: BTreeMap<String, bool>,
+    pub feature_overrides: BTreeMap<String, ServeValue>,
 }
 
 /// An instant with its UTC offset, as written in the file.
@@ -607,7 +913,30 @@ mod schema {
 
     use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 
-    use super::{BucketBy, ConstraintValue, Timestamp};
+    use super::{BucketBy, ConstraintValue, ServeValue, Timestamp, VariantValue};
+
+    impl JsonSchema for VariantValue {
+        fn schema_name() -> Cow<'static, str> {
+            "VariantValue".into()
+        }
+        fn json_schema(_: &mut SchemaGenerator) -> Schema {
+            json_schema!({
+                "description": "A variant's value: of the flag's type (json: any value)"
+            })
+        }
+    }
+
+    impl JsonSchema for ServeValue {
+        fn schema_name() -> Cow<'static, str> {
+            "ServeValue".into()
+        }
+        fn json_schema(_: &mut SchemaGenerator) -> Schema {
+            json_schema!({
+                "type": ["boolean", "string"],
+                "description": "true/false for a boolean flag, a variant name for a typed flag"
+            })
+        }
+    }
 
     impl JsonSchema for Timestamp {
         fn schema_name() -> Cow<'static, str> {

@@ -32,7 +32,7 @@ use core::ops::Deref;
 
 use crossbeam_epoch::{Collector, Guard, LocalHandle};
 
-use crate::answer::Evaluation;
+use crate::answer::{Evaluation, Resolution, Resolved, Value};
 use crate::compile;
 use crate::compiled::{Clock, Compiled, CompiledTable, Table, RETIRED};
 use crate::context::EvaluationContext;
@@ -516,6 +516,54 @@ impl<T: Deref<Target = FlagTable<N>>, const N: usize, U: Usage<N>> ReaderOf<T, N
         table.explain(table.lookup(name).unwrap_or(usize::MAX), ctx)
     }
 
+    /// An `integer` flag's value (see [`Snapshot::integer`]). A reader hands out only values
+    /// that own nothing (integers, floats, booleans and variant indices): the table it holds
+    /// may be retired between two calls, so strings and JSON are resolved through a
+    /// [`snapshot`](ReaderOf::snapshot), which keeps its table.
+    pub fn integer<K: FlagKey>(
+        &self,
+        flag: K,
+        ctx: &EvaluationContext,
+        default: i64,
+    ) -> Resolution<i64> {
+        let table = self.current();
+        table.expect_key(flag);
+        table.resolve_as(flag.index(), ctx, default, |v| match v {
+            Value::Integer(i) => Some(i),
+            _ => None,
+        })
+    }
+
+    /// A `float` flag's value (see [`Snapshot::float`]).
+    pub fn float<K: FlagKey>(
+        &self,
+        flag: K,
+        ctx: &EvaluationContext,
+        default: f64,
+    ) -> Resolution<f64> {
+        let table = self.current();
+        table.expect_key(flag);
+        table.resolve_as(flag.index(), ctx, default, |v| match v {
+            Value::Float(x) => Some(x),
+            _ => None,
+        })
+    }
+
+    /// A boolean flag's value (see [`Snapshot::boolean`]).
+    pub fn boolean<K: FlagKey>(
+        &self,
+        flag: K,
+        ctx: &EvaluationContext,
+        default: bool,
+    ) -> Resolution<bool> {
+        let table = self.current();
+        table.expect_key(flag);
+        table.resolve_as(flag.index(), ctx, default, |v| match v {
+            Value::Bool(b) => Some(b),
+            _ => None,
+        })
+    }
+
     /// The generation of the table this reader now answers from.
     pub fn generation(&self) -> u64 {
         self.current().generation
@@ -603,6 +651,106 @@ impl<'a, const N: usize> Snapshot<'a, N> {
     pub fn explain_name(&self, name: &str, ctx: &EvaluationContext) -> Evaluation {
         let t = self.table();
         t.explain(t.lookup(name).unwrap_or(usize::MAX), ctx)
+    }
+
+    /// The flag's typed resolution: the value of the variant served, the variant's name and
+    /// the evaluation (reason, detail, variant index, generation). Allocates nothing: a string
+    /// or JSON value is borrowed from this snapshot's table. A boolean flag's values are
+    /// [`Value::Bool`] (variants `"false"` and `"true"`); an unknown flag serves `false`.
+    pub fn value<K: FlagKey>(&self, flag: K, ctx: &EvaluationContext) -> Resolved<'_> {
+        let table = self.table();
+        table.expect_key(flag);
+        table.resolve(flag.index(), ctx)
+    }
+
+    /// [`value`](Snapshot::value) by name.
+    pub fn value_name(&self, name: &str, ctx: &EvaluationContext) -> Resolved<'_> {
+        let t = self.table();
+        t.resolve(t.lookup(name).unwrap_or(usize::MAX), ctx)
+    }
+
+    /// An `integer` flag's value.
+    ///
+    /// Asking a flag of another type returns `default` with [`Reason::TypeMismatch`](crate::Reason)
+    /// and the flag's off variant as the variant (the spec's "off value": the off variant's
+    /// value has the flag's type, not this one, so the caller's default stands in for it). A
+    /// flag the table does not define returns `default` with
+    /// [`Reason::UnknownFlag`](crate::Reason). The same holds for every typed accessor.
+    pub fn integer<K: FlagKey>(
+        &self,
+        flag: K,
+        ctx: &EvaluationContext,
+        default: i64,
+    ) -> Resolution<i64> {
+        let table = self.table();
+        table.expect_key(flag);
+        table.resolve_as(flag.index(), ctx, default, |v| match v {
+            Value::Integer(i) => Some(i),
+            _ => None,
+        })
+    }
+
+    /// A `float` flag's value (see [`integer`](Snapshot::integer) for another type).
+    pub fn float<K: FlagKey>(
+        &self,
+        flag: K,
+        ctx: &EvaluationContext,
+        default: f64,
+    ) -> Resolution<f64> {
+        let table = self.table();
+        table.expect_key(flag);
+        table.resolve_as(flag.index(), ctx, default, |v| match v {
+            Value::Float(x) => Some(x),
+            _ => None,
+        })
+    }
+
+    /// A boolean flag's value (see [`integer`](Snapshot::integer) for another type). For a
+    /// defined boolean flag it is what [`check`](Snapshot::check) answers.
+    pub fn boolean<K: FlagKey>(
+        &self,
+        flag: K,
+        ctx: &EvaluationContext,
+        default: bool,
+    ) -> Resolution<bool> {
+        let table = self.table();
+        table.expect_key(flag);
+        table.resolve_as(flag.index(), ctx, default, |v| match v {
+            Value::Bool(b) => Some(b),
+            _ => None,
+        })
+    }
+
+    /// A `string` flag's value, borrowed from this snapshot (see
+    /// [`integer`](Snapshot::integer) for another type).
+    pub fn string<'s, K: FlagKey>(
+        &'s self,
+        flag: K,
+        ctx: &EvaluationContext,
+        default: &'s str,
+    ) -> Resolution<&'s str> {
+        let table = self.table();
+        table.expect_key(flag);
+        table.resolve_as(flag.index(), ctx, default, |v| match v {
+            Value::String(s) => Some(s),
+            _ => None,
+        })
+    }
+
+    /// A `json` flag's value as JSON text, borrowed from this snapshot (see
+    /// [`integer`](Snapshot::integer) for another type).
+    pub fn json<'s, K: FlagKey>(
+        &'s self,
+        flag: K,
+        ctx: &EvaluationContext,
+        default: &'s str,
+    ) -> Resolution<&'s str> {
+        let table = self.table();
+        table.expect_key(flag);
+        table.resolve_as(flag.index(), ctx, default, |v| match v {
+            Value::Json(s) => Some(s),
+            _ => None,
+        })
     }
 
     /// The generation of this version.

@@ -205,7 +205,7 @@ fn known_and_unknown_flags_are_warned_about() {
 fn the_bundled_configuration_compiles_cleanly() {
     let c = compile::<1024>(&common::config(&common::bundled()), &[]).unwrap();
     assert!(c.warnings.is_empty(), "{:?}", c.warnings);
-    assert_eq!(c.table.len(), 12);
+    assert_eq!(c.table.len(), 13);
 }
 
 #[test]

@@ -192,3 +192,91 @@ fn checks_do_not_allocate() {
     assert_eq!(count, 0, "the first check after a publication allocated");
     assert!(!after, "the new version answers");
 }
+
+/// Typed flags of every type, resolved through the typed path: a rule's variant, a split, a
+/// rollout and an experiment override.
+const TYPED: &str = r#"
+[segments.typed_canaries]
+targets = { environments = ["canary"] }
+
+[features.peers]
+enabled = true
+type = "integer"
+variants = { few = 25, normal = 50, many = 100 }
+on_variant = "normal"
+off_variant = "few"
+rollout_percentage = 20
+rules = [ { segments = ["typed_canaries"], serve = "many" } ]
+
+[features.codec]
+enabled = true
+type = "string"
+variants = { old = "zstd-1", new = "zstd-19" }
+on_variant = "new"
+off_variant = "old"
+rules = [ { split = [ { variant = "old", percentage = 50 }, { variant = "new", percentage = 50 } ] } ]
+
+[features.ratio]
+enabled = true
+type = "float"
+variants = { low = 0.25, high = 0.75 }
+on_variant = "high"
+off_variant = "low"
+rollout_percentage = 50
+
+[features.limits]
+enabled = true
+type = "json"
+variants = { small = { peers = 8 }, large = { peers = [64, 128] } }
+on_variant = "large"
+off_variant = "small"
+
+[experiments.typed_ab]
+start_time = 2024-01-01T00:00:00Z
+variants = [ { name = "b", percentage = 100, feature_overrides = { limits = "small" } } ]
+"#;
+
+#[test]
+fn typed_resolution_does_not_allocate() {
+    let table: FlagTable = FlagTable::new(&["peers", "codec", "ratio", "limits"]);
+    common::publish(&table, TYPED);
+    let mut ctx = EvaluationContext::new("node-a-rather-long-node-identifier-0001")
+        .with_environment(Environment::Canary);
+    ctx.set_now_micros(common::micros("2025-01-01T00:00:00Z"));
+    let reader = table.reader();
+    let mut seen = 0usize;
+    let ((), count) = allocations(|| {
+        for _ in 0..3 {
+            let s = reader.snapshot();
+            for i in 0..4usize {
+                let r = s.value(i, &ctx);
+                seen += r.variant.len() + r.evaluation.variant as usize;
+                seen += usize::from(s.check(i, &ctx));
+            }
+            seen += s.integer(0usize, &ctx, 0).value as usize;
+            seen += s.string(1usize, &ctx, "").value.len();
+            seen += s.float(2usize, &ctx, 0.0).value as usize;
+            seen += s.json(3usize, &ctx, "").value.len();
+            // Another type: the default, no formatting.
+            seen += s.string(0usize, &ctx, "x").value.len();
+            seen += s.value_name("codec", &ctx).variant.len();
+            seen += reader.integer(0usize, &ctx, 0).value as usize;
+            seen += reader.float(2usize, &ctx, 0.0).value as usize;
+            seen += usize::from(reader.boolean(0usize, &ctx, false).value);
+            seen += usize::from(reader.check(3usize, &ctx));
+        }
+    });
+    assert_eq!(count, 0, "typed resolution allocated {count} times");
+    assert!(seen > 0);
+    let s = table.snapshot();
+    assert_eq!(s.integer(0usize, &ctx, 0).value, 100, "the canary rule");
+    assert_eq!(
+        s.json(3usize, &ctx, "").value,
+        r#"{"peers":8}"#,
+        "the override"
+    );
+    assert_eq!(
+        s.value(3usize, &ctx).evaluation.reason,
+        Reason::ExperimentOverride
+    );
+}

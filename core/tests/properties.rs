@@ -198,7 +198,7 @@ fn rule(segments: Vec<String>) -> impl Strategy<Value = Rule> {
         prop::option::of(match_targets()),
         prop::option::of(match_conditions()),
         prop_oneof![
-            any::<bool>().prop_map(|v| (Some(v), None)),
+            any::<bool>().prop_map(|v| (Some(v.into()), None)),
             percentage().prop_map(|p| (None, Some(p))),
         ],
     )
@@ -209,6 +209,7 @@ fn rule(segments: Vec<String>) -> impl Strategy<Value = Rule> {
                 conditions,
                 serve,
                 rollout_percentage,
+                split: None,
             },
         )
 }
@@ -286,7 +287,10 @@ fn config() -> impl Strategy<Value = Config> {
                                 Variant {
                                     name: "a".into(),
                                     percentage: a,
-                                    feature_overrides: BTreeMap::from([("f0".to_string(), value)]),
+                                    feature_overrides: BTreeMap::from([(
+                                        "f0".to_string(),
+                                        value.into(),
+                                    )]),
                                 },
                                 Variant {
                                     name: "b".into(),
@@ -418,8 +422,8 @@ fn after_the_gates(
     if let Some(i) = first {
         let rule = &flag.rules[i];
         let detail = Detail::Rule(i as u32);
-        return match (rule.serve, rule.rollout_percentage) {
-            (Some(v), None) => (v, Reason::RuleMatch, detail),
+        return match (&rule.serve, rule.rollout_percentage) {
+            (Some(v), None) => (*v == true.into(), Reason::RuleMatch, detail),
             (None, Some(p)) => (rollout_holds(name, flag, p, ctx), Reason::RuleSplit, detail),
             _ => unreachable!("the generator gives a rule one serve part"),
         };

@@ -25,7 +25,7 @@ fn vexil_metrics_are_gathered_from_the_nodes_registry() {
         // ... the reload gauges and counters ...
         "vexil_config_generation 1",
         "vexil_config_last_reload_successful 1",
-        "vexil_flags_loaded 12",
+        "vexil_flags_loaded 13",
         r#"vexil_reloads_total{result="applied"} 1"#,
         // ... and the histograms, with the buckets the example gave them (one check in
         // 1,024 is timed: two of the 2,048).

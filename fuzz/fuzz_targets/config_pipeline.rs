@@ -60,7 +60,7 @@ fuzz_target!(|data: &[u8]| {
             match (e.reason, e.detail) {
                 (Reason::RuleMatch, Detail::Rule(i)) => {
                     let rule = &rules[i as usize];
-                    assert_eq!(rule.serve, Some(e.enabled), "{name}: rule {i} serves");
+                    assert_eq!(rule.serve, Some(e.enabled.into()), "{name}: rule {i} serves");
                 }
                 (Reason::RuleSplit, Detail::Rule(i)) => {
                     assert!(

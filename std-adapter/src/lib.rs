@@ -69,8 +69,8 @@ pub use watch::WatchOptions;
 
 pub use vexil_core::{
     model, Attribute, ConditionKind, CountedArcReader, Detail, Environment, Evaluation,
-    EvaluationContext, FlagIndex, FlagKey, ReaderOf, Reason, Severity, Snapshot, TargetKind,
-    DEFAULT_CAPACITY,
+    EvaluationContext, FlagIndex, FlagKey, ReaderOf, Reason, Resolution, Resolved, Severity,
+    Snapshot, TargetKind, Value, DEFAULT_CAPACITY,
 };
 
 /// Sets a context's evaluation instant to the current time, for a table without a clock (the

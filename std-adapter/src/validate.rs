@@ -569,7 +569,8 @@ impl Validator<'_> {
     ///
     /// * An unknown field, a wrong type or a bad value is reported and its key removed (a whole
     ///   list when the bad value is one of its elements, as removing an element would shift
-    ///   the indices the next problems are reported at).
+    ///   the indices the next problems are reported at; a flag's whole `variants` when one of
+    ///   its values is bad, as the rules and on/off variants naming it would fail).
     /// * A missing required field is reported, unless it is missing because it was removed
     ///   here. A flag's `enabled` is then set to `false` (a disabled flag is checked in full);
     ///   inside a list element (a custom constraint, a variant) the whole list is removed.
@@ -628,7 +629,14 @@ impl Validator<'_> {
                 continue;
             }
             self.at(span, Severity::Error, Some(scope), &path, message);
-            let key = without_indices(path.steps());
+            let mut key = without_indices(path.steps());
+            // A bad variant value (an integer above i64::MAX) takes the whole `variants`
+            // table: without one of its variants, what names it would be reported too.
+            if matches!(scope, Scope::Feature(_))
+                && matches!(key.first(), Some(Step::Key(k)) if k == "variants")
+            {
+                key = &key[..1];
+            }
             let windows = matches!(scope, Scope::Experiment(_))
                 && matches!(key, [Step::Key(k)] if k == "start_time" || k == "end_time");
             if key.is_empty() || windows || !remove_key(item, key) {

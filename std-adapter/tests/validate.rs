@@ -212,7 +212,7 @@ fn invalid_utf8_is_reported_at_its_first_bad_byte() {
 fn the_bundled_config_and_valid_fixtures_validate() {
     let bundled = fixtures().join("../features.toml");
     let v = validate::validate_file::<1024>(&bundled, &[], &Limits::default()).unwrap();
-    assert_eq!(v.config.features.len(), 12);
+    assert_eq!(v.config.features.len(), 13);
     assert_eq!(v.config.segments.len(), 2);
     assert!(v.warnings.is_empty(), "{:?}", v.warnings);
     assert_eq!(
