@@ -30,8 +30,9 @@ pub enum Reason {
     RolloutIncluded,
     /// 9. On, with no rollout percentage.
     Enabled,
-    /// A typed resolution asked a flag for a value of another type (or an unknown flag's
-    /// value): the caller's default was returned, for the flag's off variant.
+    /// A typed resolution asked a flag for a value of another type: the caller's default was
+    /// returned, with the flag's off variant's index. (An unknown flag's resolution keeps
+    /// [`Reason::UnknownFlag`].)
     TypeMismatch,
 }
 
