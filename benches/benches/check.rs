@@ -33,6 +33,7 @@ fn checks(c: &mut Criterion) {
         idx("bench_prereq_a"),
         idx("bench_rules"),
     );
+    let typed = idx("bench_typed");
     drop(s);
     let ctx = EvaluationContext::new("node-4711")
         .with_environment(vexil::Environment::Mainnet)
@@ -47,6 +48,7 @@ fn checks(c: &mut Criterion) {
         reader.explain(conditions, &ctx).reason,
         vexil::Reason::RolloutIncluded | vexil::Reason::RolloutExcluded
     ));
+    assert_eq!(reader.integer(typed, &ctx, 0).value, 50);
     let third = reader.explain(rules, &ctx);
     assert_eq!(
         (third.enabled, third.detail),
@@ -162,6 +164,10 @@ fn checks(c: &mut Criterion) {
     });
     g.bench_function("rules_third_match", |b| {
         b.iter(|| reader.check(black_box(rules), black_box(&ctx)))
+    });
+    // The typed target's comparison is the plain boolean check (`plain_on`), same run.
+    g.bench_function("typed_integer_plain", |b| {
+        b.iter(|| reader.integer(black_box(typed), black_box(&ctx), 0).value)
     });
     g.bench_function("check_name", |b| {
         b.iter(|| reader.check_name(black_box("bench_half"), black_box(&ctx)))

@@ -44,6 +44,14 @@ requires = ["parallel_validation"]
 [features.bench_prereq_c.targets]
 environments = ["mainnet"]
 
+# A typed flag of the plain flag's shape: enabled, no rollout, nothing else.
+[features.bench_typed]
+enabled = true
+type = "integer"
+variants = {{ few = 25, normal = 50 }}
+on_variant = "normal"
+off_variant = "few"
+
 # Rules: the context (mainnet, node-4711) misses the first two and matches the third.
 [segments.bench_canaries]
 targets = {{ environments = ["canary"] }}

@@ -104,6 +104,12 @@ pub const CHECK_CASES: &[Case] = &[
         Some(2.0),
     ),
     case(
+        "typed_integer_plain",
+        "typed integer value of a plain typed flag (reader), against the plain boolean check",
+        "plain_on",
+        Some(1.2),
+    ),
+    case(
         "check_name",
         "`check_name` (hash + lookup)",
         TARGETS,
