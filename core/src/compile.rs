@@ -650,6 +650,18 @@ fn compile_variants(
     };
     let on = end("on_variant", flag.on_variant.as_ref());
     let off = end("off_variant", flag.off_variant.as_ref());
+    if let (Some(a), Some(b)) = (&flag.on_variant, &flag.off_variant) {
+        if a == b && variant_index(flag, a).is_some() {
+            diags.warning(
+                scope,
+                keys(&["off_variant"]),
+                format!(
+                    "`on_variant` and `off_variant` are both `{a}`: every context is served \
+                     `{a}` and the flag is never on"
+                ),
+            );
+        }
+    }
     (values, on, off)
 }
 

@@ -466,6 +466,29 @@ impl Validator<'_> {
                     self.check_variant_names(key.get_ref(), item.get_ref());
                 }
             }
+            if kind == "flag" {
+                for (key, item) in items {
+                    self.check_flag_variant_names(key.get_ref(), item.get_ref());
+                }
+            }
+        }
+    }
+
+    /// The variant names of one typed flag (the keys of its `variants` table), each at its key.
+    fn check_flag_variant_names(&mut self, flag: &str, item: &DeValue<'_>) {
+        let Some(DeValue::Table(variants)) = item.get("variants").map(Spanned::get_ref) else {
+            return;
+        };
+        let mut keys: Vec<&Spanned<std::borrow::Cow<'_, str>>> = variants.keys().collect();
+        keys.sort_by_key(|k| k.span().start);
+        let names: Vec<&str> = keys.iter().map(|k| k.get_ref().as_ref()).collect();
+        let scope = Scope::Feature(flag.to_owned());
+        for p in check_names("variant", &names) {
+            let field = FieldPath::new()
+                .key("variants")
+                .key(names[p.index].to_owned());
+            let span = keys[p.index].span();
+            self.at(span, Severity::Error, Some(&scope), &field, p.message);
         }
     }
 
