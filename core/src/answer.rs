@@ -179,6 +179,48 @@ pub enum Value<'a> {
     Json(&'a str),
 }
 
+impl<'a> Value<'a> {
+    /// An `integer` flag's value.
+    pub fn integer(self) -> Option<i64> {
+        match self {
+            Value::Integer(i) => Some(i),
+            _ => None,
+        }
+    }
+
+    /// A `float` flag's value.
+    pub fn float(self) -> Option<f64> {
+        match self {
+            Value::Float(x) => Some(x),
+            _ => None,
+        }
+    }
+
+    /// A boolean flag's value.
+    pub fn boolean(self) -> Option<bool> {
+        match self {
+            Value::Bool(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// A `string` flag's value.
+    pub fn string(self) -> Option<&'a str> {
+        match self {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// A `json` flag's value, as JSON text.
+    pub fn json(self) -> Option<&'a str> {
+        match self {
+            Value::Json(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
 /// A flag's typed resolution: the value served, its variant's name, why, and the generation.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Resolved<'a> {

@@ -528,10 +528,7 @@ impl<T: Deref<Target = FlagTable<N>>, const N: usize, U: Usage<N>> ReaderOf<T, N
     ) -> Resolution<i64> {
         let table = self.current();
         table.expect_key(flag);
-        table.resolve_as(flag.index(), ctx, default, |v| match v {
-            Value::Integer(i) => Some(i),
-            _ => None,
-        })
+        table.resolve_as(flag.index(), ctx, default, Value::integer)
     }
 
     /// A `float` flag's value (see [`Snapshot::float`]).
@@ -543,10 +540,7 @@ impl<T: Deref<Target = FlagTable<N>>, const N: usize, U: Usage<N>> ReaderOf<T, N
     ) -> Resolution<f64> {
         let table = self.current();
         table.expect_key(flag);
-        table.resolve_as(flag.index(), ctx, default, |v| match v {
-            Value::Float(x) => Some(x),
-            _ => None,
-        })
+        table.resolve_as(flag.index(), ctx, default, Value::float)
     }
 
     /// A boolean flag's value (see [`Snapshot::boolean`]).
@@ -558,10 +552,7 @@ impl<T: Deref<Target = FlagTable<N>>, const N: usize, U: Usage<N>> ReaderOf<T, N
     ) -> Resolution<bool> {
         let table = self.current();
         table.expect_key(flag);
-        table.resolve_as(flag.index(), ctx, default, |v| match v {
-            Value::Bool(b) => Some(b),
-            _ => None,
-        })
+        table.resolve_as(flag.index(), ctx, default, Value::boolean)
     }
 
     /// The generation of the table this reader now answers from.
@@ -672,7 +663,7 @@ impl<'a, const N: usize> Snapshot<'a, N> {
     /// An `integer` flag's value.
     ///
     /// Asking a flag of another type returns `default` with [`Reason::TypeMismatch`](crate::Reason)
-    /// and the flag's off variant as the variant (the spec's "off value": the off variant's
+    /// and the flag's off variant as the variant (the off value: the off variant's
     /// value has the flag's type, not this one, so the caller's default stands in for it). A
     /// flag the table does not define returns `default` with
     /// [`Reason::UnknownFlag`](crate::Reason). The same holds for every typed accessor.
@@ -684,10 +675,7 @@ impl<'a, const N: usize> Snapshot<'a, N> {
     ) -> Resolution<i64> {
         let table = self.table();
         table.expect_key(flag);
-        table.resolve_as(flag.index(), ctx, default, |v| match v {
-            Value::Integer(i) => Some(i),
-            _ => None,
-        })
+        table.resolve_as(flag.index(), ctx, default, Value::integer)
     }
 
     /// A `float` flag's value (see [`integer`](Snapshot::integer) for another type).
@@ -699,10 +687,7 @@ impl<'a, const N: usize> Snapshot<'a, N> {
     ) -> Resolution<f64> {
         let table = self.table();
         table.expect_key(flag);
-        table.resolve_as(flag.index(), ctx, default, |v| match v {
-            Value::Float(x) => Some(x),
-            _ => None,
-        })
+        table.resolve_as(flag.index(), ctx, default, Value::float)
     }
 
     /// A boolean flag's value (see [`integer`](Snapshot::integer) for another type). For a
@@ -715,10 +700,7 @@ impl<'a, const N: usize> Snapshot<'a, N> {
     ) -> Resolution<bool> {
         let table = self.table();
         table.expect_key(flag);
-        table.resolve_as(flag.index(), ctx, default, |v| match v {
-            Value::Bool(b) => Some(b),
-            _ => None,
-        })
+        table.resolve_as(flag.index(), ctx, default, Value::boolean)
     }
 
     /// A `string` flag's value, borrowed from this snapshot (see
@@ -731,10 +713,7 @@ impl<'a, const N: usize> Snapshot<'a, N> {
     ) -> Resolution<&'s str> {
         let table = self.table();
         table.expect_key(flag);
-        table.resolve_as(flag.index(), ctx, default, |v| match v {
-            Value::String(s) => Some(s),
-            _ => None,
-        })
+        table.resolve_as(flag.index(), ctx, default, Value::string)
     }
 
     /// A `json` flag's value as JSON text, borrowed from this snapshot (see
@@ -747,10 +726,7 @@ impl<'a, const N: usize> Snapshot<'a, N> {
     ) -> Resolution<&'s str> {
         let table = self.table();
         table.expect_key(flag);
-        table.resolve_as(flag.index(), ctx, default, |v| match v {
-            Value::Json(s) => Some(s),
-            _ => None,
-        })
+        table.resolve_as(flag.index(), ctx, default, Value::json)
     }
 
     /// The generation of this version.
