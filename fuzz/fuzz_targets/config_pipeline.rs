@@ -7,6 +7,7 @@
 use libfuzzer_sys::fuzz_target;
 use vexil::validate::{validate_bytes, Limits};
 use vexil::{Environment, EvaluationContext};
+use vexil_core::model::ServeValue;
 use vexil_core::FlagTable;
 use vexil_core::{Detail, Reason};
 
@@ -58,13 +59,23 @@ fuzz_target!(|data: &[u8]| {
                 .get(name)
                 .map_or(&[][..], |f| &f.rules[..]);
             match (e.reason, e.detail) {
-                (Reason::RuleMatch, Detail::Rule(i)) => {
-                    let rule = &rules[i as usize];
-                    assert_eq!(rule.serve, Some(e.enabled.into()), "{name}: rule {i} serves");
-                }
+                // A rule that serves decides the value: a boolean flag's answer, or the name of
+                // the typed flag's variant served.
+                (Reason::RuleMatch, Detail::Rule(i)) => match &rules[i as usize].serve {
+                    Some(ServeValue::Bool(on)) => {
+                        assert_eq!(*on, e.enabled, "{name}: rule {i} serves")
+                    }
+                    Some(ServeValue::Variant(v)) => assert_eq!(
+                        snapshot.value(index, ctx).variant,
+                        v.as_str(),
+                        "{name}: rule {i} serves"
+                    ),
+                    None => panic!("{name}: rule {i} matched without a serve"),
+                },
                 (Reason::RuleSplit, Detail::Rule(i)) => {
+                    let rule = &rules[i as usize];
                     assert!(
-                        rules[i as usize].rollout_percentage.is_some(),
+                        rule.rollout_percentage.is_some() || rule.split.is_some(),
                         "{name}: rule {i}"
                     );
                 }
