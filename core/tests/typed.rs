@@ -1,4 +1,4 @@
-//! Typed flags (SPEC section 10): every type through every path of the evaluation order, with
+//! Typed flags: every type through every path of the evaluation order, with
 //! the variant served, its value, the reason, `check` as "the variant served is not the off
 //! variant", type mismatches, the shares of a split, and a split's golden assignments checked
 //! against an independent computation from the bucketing primitives.
