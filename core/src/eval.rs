@@ -463,17 +463,10 @@ impl Audience {
     #[inline]
     fn matches(&self, ctx: &EvaluationContext, now: Option<i64>) -> bool {
         let t = &self.targets;
-        t.environments
-            .is_none_or(|mask| environment_matches(mask, ctx))
-            && t.node_ids
-                .as_ref()
-                .is_none_or(|ids| ids.contains(ctx.node_key(), ctx.node_id()))
-            && t.validator_keys.as_ref().is_none_or(|keys| {
-                keys.contains(ctx.validator_key_hash(), ctx.validator_key().unwrap_or(""))
-            })
-            && t.ip_ranges
-                .as_ref()
-                .is_none_or(|ips| ctx.ip_address().is_some_and(|ip| ips.contains(ip)))
+        t.matches(TargetKind::Environments, ctx)
+            && t.matches(TargetKind::NodeIds, ctx)
+            && t.matches(TargetKind::ValidatorKeys, ctx)
+            && t.matches(TargetKind::IpRanges, ctx)
             && (!self.has_conditions || failing_condition(&self.conditions, ctx, now).is_none())
     }
 }
@@ -549,6 +542,8 @@ fn environment_matches(mask: u8, ctx: &EvaluationContext) -> bool {
 
 impl CompiledTargets {
     /// Whether the context is in the flag's `kind` list; `true` when the flag has no such list.
+    /// Inlined, so that a call with a constant kind is that kind's test alone.
+    #[inline(always)]
     fn matches(&self, kind: TargetKind, ctx: &EvaluationContext) -> bool {
         match kind {
             TargetKind::NodeIds => self
