@@ -61,40 +61,40 @@ impl FieldChange {
 /// each in name and field order.
 pub fn diff(old: &Config, new: &Config) -> Vec<FieldChange> {
     let mut out = Vec::new();
-    let names: BTreeSet<&String> = old.features.keys().chain(new.features.keys()).collect();
-    for name in names {
-        let (a, b) = (old.features.get(name), new.features.get(name));
-        let updated_by = b.or(a).and_then(|f| f.updated_by.clone());
-        let item = Item {
-            flag: Some(name.clone()),
-            updated_by,
-            ..Item::default()
-        };
-        item_changes(&mut out, &item, a.map(to_value), b.map(to_value));
-    }
-    let names: BTreeSet<&String> = old.segments.keys().chain(new.segments.keys()).collect();
-    for name in names {
-        let (a, b) = (old.segments.get(name), new.segments.get(name));
-        let item = Item {
-            segment: Some(name.clone()),
-            ..Item::default()
-        };
-        item_changes(&mut out, &item, a.map(to_value), b.map(to_value));
-    }
-    let names: BTreeSet<&String> = old
-        .experiments
-        .keys()
-        .chain(new.experiments.keys())
-        .collect();
-    for name in names {
-        let (a, b) = (old.experiments.get(name), new.experiments.get(name));
-        let item = Item {
+    section_changes(&mut out, &old.features, &new.features, |name, a, b| Item {
+        flag: Some(name.clone()),
+        updated_by: b.or(a).and_then(|f| f.updated_by.clone()),
+        ..Item::default()
+    });
+    section_changes(&mut out, &old.segments, &new.segments, |name, _, _| Item {
+        segment: Some(name.clone()),
+        ..Item::default()
+    });
+    section_changes(
+        &mut out,
+        &old.experiments,
+        &new.experiments,
+        |name, _, _| Item {
             experiment: Some(name.clone()),
             ..Item::default()
-        };
-        item_changes(&mut out, &item, a.map(to_value), b.map(to_value));
-    }
+        },
+    );
     out
+}
+
+/// The changes of every item of one top-level table, in name order; `item` says which item a
+/// name is (and who changed it), from its old and new definitions.
+fn section_changes<T: Serialize>(
+    out: &mut Vec<FieldChange>,
+    old: &BTreeMap<String, T>,
+    new: &BTreeMap<String, T>,
+    item: impl Fn(&String, Option<&T>, Option<&T>) -> Item,
+) {
+    let names: BTreeSet<&String> = old.keys().chain(new.keys()).collect();
+    for name in names {
+        let (a, b) = (old.get(name), new.get(name));
+        item_changes(out, &item(name, a, b), a.map(to_value), b.map(to_value));
+    }
 }
 
 /// The flags whose definition a list of changes touches: the flags changed, and the flags

@@ -479,17 +479,16 @@ impl Validator<'_> {
         let Some(DeValue::Table(variants)) = item.get("variants").map(Spanned::get_ref) else {
             return;
         };
-        let mut keys: Vec<&Spanned<std::borrow::Cow<'_, str>>> = variants.keys().collect();
-        keys.sort_by_key(|k| k.span().start);
-        let names: Vec<&str> = keys.iter().map(|k| k.get_ref().as_ref()).collect();
-        let scope = Scope::Feature(flag.to_owned());
-        for p in check_names("variant", &names) {
-            let field = FieldPath::new()
-                .key("variants")
-                .key(names[p.index].to_owned());
-            let span = keys[p.index].span();
-            self.at(span, Severity::Error, Some(&scope), &field, p.message);
-        }
+        let mut named: Vec<(&str, Range<usize>, FieldPath)> = variants
+            .keys()
+            .map(|k| {
+                let name = k.get_ref().as_ref();
+                let field = FieldPath::new().key("variants").key(name.to_owned());
+                (name, k.span(), field)
+            })
+            .collect();
+        named.sort_by_key(|(_, span, _)| span.start);
+        self.check_variant_list(&Scope::Feature(flag.to_owned()), &named);
     }
 
     /// The variant names of one experiment (those that are strings: a wrong type is reported
@@ -498,26 +497,25 @@ impl Validator<'_> {
         let Some(DeValue::Array(variants)) = item.get("variants").map(Spanned::get_ref) else {
             return;
         };
-        let names: Vec<(usize, &Spanned<DeValue<'_>>, &str)> = variants
+        let named: Vec<(&str, Range<usize>, FieldPath)> = variants
             .iter()
             .enumerate()
             .filter_map(|(i, v)| {
                 let name = v.get_ref().get("name")?;
-                Some((i, name, name.get_ref().as_str()?))
+                let field = FieldPath::new().key("variants").index(i).key("name");
+                Some((name.get_ref().as_str()?, name.span(), field))
             })
             .collect();
-        let plain: Vec<&str> = names.iter().map(|n| n.2).collect();
-        let scope = Scope::Experiment(experiment.to_owned());
-        for p in check_names("variant", &plain) {
-            let (i, value, _) = names[p.index];
-            let field = FieldPath::new().key("variants").index(i).key("name");
-            self.at(
-                value.span(),
-                Severity::Error,
-                Some(&scope),
-                &field,
-                p.message,
-            );
+        self.check_variant_list(&Scope::Experiment(experiment.to_owned()), &named);
+    }
+
+    /// Variant names, in file order, against the naming rule (clashes included), each reported
+    /// at its span and field.
+    fn check_variant_list(&mut self, scope: &Scope, named: &[(&str, Range<usize>, FieldPath)]) {
+        let names: Vec<&str> = named.iter().map(|(name, _, _)| *name).collect();
+        for p in check_names("variant", &names) {
+            let (_, span, field) = &named[p.index];
+            self.at(span.clone(), Severity::Error, Some(scope), field, p.message);
         }
     }
 
